@@ -1,0 +1,34 @@
+# The two commands: `make run` starts the service, `make test` runs every check CI runs.
+.PHONY: run test vet staticcheck fmt-check generate generate-check unit
+
+GO ?= go
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+export TEST_DATABASE_URL
+
+run:
+	$(GO) run .
+
+test: fmt-check vet staticcheck generate-check unit
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) tool staticcheck ./...
+
+generate:
+	$(GO) generate ./...
+
+# Regenerates graph/ and fails if that changed anything: generated code must be committed as
+# `go generate` writes it.
+generate-check: generate
+	@if [ -n "$$(git status --porcelain -- graph)" ]; then \
+		echo "graph/ is stale: run 'make generate' and commit the result"; git status --short -- graph; \
+		git --no-pager diff --stat -- graph; exit 1; fi
+
+unit:
+	@pg_isready -q -d "$(TEST_DATABASE_URL)" || { echo "PostgreSQL is not reachable at $(TEST_DATABASE_URL): the tests need it (set TEST_DATABASE_URL)"; exit 1; }
+	$(GO) test -race -count=1 ./...

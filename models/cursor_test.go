@@ -1,0 +1,71 @@
+package models_test
+
+import (
+	"encoding/base64"
+	"testing"
+	"time"
+
+	"github.com/partizap/vendor-inbox/models"
+)
+
+func TestCursorRoundTrip(t *testing.T) {
+	c := models.NewCursors([]byte("k1"))
+	tests := []struct {
+		name string
+		key  models.InboxKey
+	}{
+		{"whole seconds", models.InboxKey{UpdatedAt: time.Date(2026, 11, 20, 9, 41, 7, 0, time.UTC), ID: 42}},
+		{"microseconds", models.InboxKey{UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC), ID: 1}},
+		{"before the epoch", models.InboxKey{UpdatedAt: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), ID: 1<<62 + 7}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := c.Encode(tt.key)
+			got, err := c.Decode(s)
+			if err != nil {
+				t.Fatalf("Decode(Encode(%v)) error: %v", tt.key, err)
+			}
+			if !got.UpdatedAt.Equal(tt.key.UpdatedAt) || got.ID != tt.key.ID {
+				t.Fatalf("Decode(Encode(%v)) = %v", tt.key, got)
+			}
+			if got.UpdatedAt.Location() != time.UTC {
+				t.Errorf("decoded time is in %v, want UTC", got.UpdatedAt.Location())
+			}
+		})
+	}
+}
+
+func TestCursorRejectsAnythingNotIssued(t *testing.T) {
+	c := models.NewCursors([]byte("k1"))
+	valid := c.Encode(models.InboxKey{UpdatedAt: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC), ID: 9})
+	raw, _ := base64.RawURLEncoding.DecodeString(valid)
+	flip := func(i int) string {
+		b := append([]byte(nil), raw...)
+		b[i] ^= 1
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	tests := []struct {
+		name, cursor string
+	}{
+		{"empty", ""},
+		{"not base64", "!!!!"},
+		{"truncated", valid[:len(valid)-1]},
+		{"extended", valid + "A"},
+		{"padded", base64.URLEncoding.EncodeToString(raw)},
+		{"std alphabet", base64.StdEncoding.EncodeToString(raw)},
+		{"edited time", flip(5)},
+		{"edited id", flip(16)},
+		{"edited tag", flip(len(raw) - 1)},
+		{"other version", flip(0)},
+		{"other key", models.NewCursors([]byte("k2")).Encode(models.InboxKey{UpdatedAt: time.Unix(0, 0), ID: 9})},
+		{"zero id", c.Encode(models.InboxKey{UpdatedAt: time.Unix(0, 0), ID: 0})},
+		{"sql", "' OR 1=1 --"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := c.Decode(tt.cursor); err != models.ErrInvalidCursor {
+				t.Fatalf("Decode(%q) error = %v, want ErrInvalidCursor", tt.cursor, err)
+			}
+		})
+	}
+}

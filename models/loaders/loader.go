@@ -1,0 +1,122 @@
+package loaders
+
+import (
+	"context"
+
+	"github.com/graph-gophers/dataloader/v7"
+)
+
+// Loader is a dataloader that can also be filled ahead of time with a single batch.
+type Loader[K comparable, V any] struct {
+	*dataloader.Loader[K, V]
+	batch dataloader.BatchFunc[K, V]
+	cache *dataloader.InMemoryCache[K, V]
+}
+
+func newLoader[K comparable, V any](batch dataloader.BatchFunc[K, V]) *Loader[K, V] {
+	cache := dataloader.NewCache[K, V]()
+	return &Loader[K, V]{
+		Loader: dataloader.NewBatchedLoader(batch,
+			dataloader.WithCache[K, V](cache),
+			dataloader.WithWait[K, V](batchWait)),
+		batch: batch,
+		cache: cache,
+	}
+}
+
+// Get loads one key and waits for it.
+func (l *Loader[K, V]) Get(ctx context.Context, key K) (V, error) {
+	return l.Load(ctx, key)()
+}
+
+// Prefetch loads every key not already loaded in one batch, now, and primes the loader with the
+// results; it returns the values of all keys in order. An empty or fully cached key set costs no
+// query.
+func (l *Loader[K, V]) Prefetch(ctx context.Context, keys []K) ([]V, error) {
+	var missing []K
+	seen := make(map[K]bool, len(keys))
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if _, ok := l.cache.Get(ctx, k); !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		for i, r := range l.batch(ctx, missing) {
+			if r.Error != nil {
+				return nil, r.Error
+			}
+			l.Prime(ctx, missing[i], r.Data)
+		}
+	}
+	values := make([]V, len(keys))
+	for i, k := range keys {
+		v, err := l.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		values[i] = v
+	}
+	return values, nil
+}
+
+// one builds a batch function from a query returning the found rows in any order: each key gets
+// the row with that key, or V's zero value (nil) when there is none.
+func one[K comparable, V any](fetch func(context.Context, []K) ([]V, error), keyOf func(V) K) dataloader.BatchFunc[K, V] {
+	return func(ctx context.Context, keys []K) []*dataloader.Result[V] {
+		rows, err := fetch(ctx, keys)
+		if err != nil {
+			return failAll[V](len(keys), err)
+		}
+		byKey := make(map[K]V, len(rows))
+		for _, r := range rows {
+			byKey[keyOf(r)] = r
+		}
+		out := make([]*dataloader.Result[V], len(keys))
+		for i, k := range keys {
+			out[i] = &dataloader.Result[V]{Data: byKey[k]}
+		}
+		return out
+	}
+}
+
+// many builds a batch function from a query returning rows of several keys: each key gets its
+// rows' values in the query's order, or an empty list.
+func many[K comparable, R, V any](fetch func(context.Context, []K) ([]R, error), keyOf func(R) K, valueOf func(R) V) dataloader.BatchFunc[K, []V] {
+	return func(ctx context.Context, keys []K) []*dataloader.Result[[]V] {
+		rows, err := fetch(ctx, keys)
+		if err != nil {
+			return failAll[[]V](len(keys), err)
+		}
+		byKey := make(map[K][]V, len(keys))
+		for _, r := range rows {
+			k := keyOf(r)
+			byKey[k] = append(byKey[k], valueOf(r))
+		}
+		out := make([]*dataloader.Result[[]V], len(keys))
+		for i, k := range keys {
+			vs := byKey[k]
+			if vs == nil {
+				vs = []V{}
+			}
+			out[i] = &dataloader.Result[[]V]{Data: vs}
+		}
+		return out
+	}
+}
+
+func failAll[V any](n int, err error) []*dataloader.Result[V] {
+	out := make([]*dataloader.Result[V], n)
+	for i := range out {
+		out[i] = &dataloader.Result[V]{Error: err}
+	}
+	return out
+}
+
+// withViewer binds the viewer argument of a query of private data.
+func withViewer[K, R any](fetch func(context.Context, int64, []K) (R, error), viewerID int64) func(context.Context, []K) (R, error) {
+	return func(ctx context.Context, keys []K) (R, error) { return fetch(ctx, viewerID, keys) }
+}

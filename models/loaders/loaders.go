@@ -1,0 +1,105 @@
+// Package loaders batches every nested lookup of a request into one query per kind (the
+// dataloader pattern). Loaders live for one request and one viewer, so nothing cached in them
+// can reach another request or another user.
+//
+// Batching by timer alone makes the number of statements depend on goroutine scheduling, so the
+// lists that fan out (a page of conversations) prefetch their nested data explicitly: one batch
+// per kind for the whole page, primed into the same loaders the field resolvers then read.
+package loaders
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+
+	"github.com/partizap/vendor-inbox/models"
+)
+
+// Loaders holds the request's loaders, one per lookup.
+type Loaders struct {
+	UserByID                     *Loader[int64, *models.User]
+	ProductByID                  *Loader[int64, *models.Product]
+	ImagesByProductID            *Loader[int64, []*models.ProductImage]
+	ConversationByID             *Loader[int64, *models.Conversation]
+	ParticipantsByConversationID *Loader[int64, []*models.User]
+	LastMessageByConversationID  *Loader[int64, *models.Message]
+	UnreadCountByConversationID  *Loader[int64, int]
+	MessageByID                  *Loader[int64, *models.Message]
+}
+
+// batchWait is how long a loader collects keys before it queries. Lists prefetch instead of
+// relying on it, so it only delays lookups made one at a time (node, nodes).
+const batchWait = time.Millisecond
+
+// New returns loaders reading store on behalf of viewerID (0 for an anonymous request).
+func New(store *models.Store, viewerID int64) *Loaders {
+	l := &Loaders{}
+	l.UserByID = newLoader(one(store.UsersByID, func(u *models.User) int64 { return u.ID }))
+	l.ProductByID = newLoader(one(store.ProductsByID, func(p *models.Product) int64 { return p.ID }))
+	l.ImagesByProductID = newLoader(many(store.ImagesByProductID,
+		func(i *models.ProductImage) int64 { return i.ProductID },
+		func(i *models.ProductImage) *models.ProductImage { return i }))
+	l.ConversationByID = newLoader(one(withViewer(store.ConversationsByID, viewerID),
+		func(c *models.Conversation) int64 { return c.ID }))
+	l.ParticipantsByConversationID = newLoader(many(
+		func(ctx context.Context, ids []int64) ([]models.ConversationUser, error) {
+			rows, err := store.ParticipantsByConversationID(ctx, viewerID, ids)
+			for _, r := range rows {
+				// Participants come with their profiles: later lookups of them cost nothing.
+				l.UserByID.Prime(ctx, r.User.ID, r.User)
+			}
+			return rows, err
+		},
+		func(r models.ConversationUser) int64 { return r.ConversationID },
+		func(r models.ConversationUser) *models.User { return r.User }))
+	l.LastMessageByConversationID = newLoader(one(withViewer(store.LastMessagesByConversationID, viewerID),
+		func(m *models.Message) int64 { return m.ConversationID }))
+	l.UnreadCountByConversationID = newLoader(func(ctx context.Context, ids []int64) []*dataloader.Result[int] {
+		counts, err := store.UnreadCounts(ctx, viewerID, ids)
+		if err != nil {
+			return failAll[int](len(ids), err)
+		}
+		byID := make(map[int64]int, len(counts))
+		for _, c := range counts {
+			byID[c.ConversationID] = c.Count
+		}
+		out := make([]*dataloader.Result[int], len(ids))
+		for i, id := range ids {
+			out[i] = &dataloader.Result[int]{Data: byID[id]}
+		}
+		return out
+	})
+	l.MessageByID = newLoader(one(withViewer(store.MessagesByID, viewerID),
+		func(m *models.Message) int64 { return m.ID }))
+	return l
+}
+
+type ctxKey struct{}
+
+// Middleware gives each request fresh loaders for its viewer. It must run after the middleware
+// that resolves the session.
+func Middleware(store *models.Store) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := context.WithValue(r.Context(), ctxKey{}, New(store, models.ViewerID(r.Context())))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// For returns the loaders of the request ctx belongs to. It panics when Middleware did not run:
+// that is a wiring mistake, not a request error.
+func For(ctx context.Context) *Loaders {
+	l, ok := ctx.Value(ctxKey{}).(*Loaders)
+	if !ok {
+		panic("loaders: no loaders in context; wrap the handler with loaders.Middleware")
+	}
+	return l
+}
+
+// NewContext returns ctx carrying l, for callers outside an HTTP request.
+func NewContext(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}

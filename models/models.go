@@ -1,0 +1,117 @@
+// Package models holds the domain of the vendor inbox: the GORM models (bound directly to the
+// GraphQL types), the rules each obeys, and the only code that queries them.
+//
+// Every query that returns private data takes the viewer's user id as an argument, so no caller
+// can forget the visibility rule: a conversation, its participants and its messages are visible
+// only to the conversation's participants. Users and published products are public.
+package models
+
+import (
+	"time"
+)
+
+// Node is an entity addressable by a global id in GraphQL (Relay's Node interface).
+type Node interface{ isNode() }
+
+// User is a public profile; buyers and sellers ("vendors") alike are users.
+type User struct {
+	ID            int64 `gorm:"primaryKey"`
+	DisplayName   string
+	AvatarURL     *string `gorm:"column:avatar_url"`
+	CityID        *int64
+	Rating        string `gorm:"type:numeric(3,2)"` // a decimal kept as text, e.g. "4.85"
+	ReviewsCount  int
+	ProductsCount int
+	CreatedAt     time.Time
+}
+
+// Product is a listing. It is public once PublishedAt is set; before that only its seller sees it.
+type Product struct {
+	ID             int64 `gorm:"primaryKey"`
+	SellerID       int64
+	Title          string
+	Price          int64 // whole rubles
+	Steering       *string
+	CityID         int64
+	RegionID       int64
+	DistrictID     *int64
+	MetroStationID *int64
+	MetroDistanceM *int
+	AddressID      *string
+	PublishedAt    *time.Time
+	CreatedAt      time.Time
+}
+
+// VisibleTo reports whether viewerID (0 for nobody) may see the product.
+func (p *Product) VisibleTo(viewerID int64) bool {
+	return p.PublishedAt != nil || (viewerID != 0 && p.SellerID == viewerID)
+}
+
+// ProductImage is one picture of a product in six renditions; a product's images are shown in
+// SortOrder order.
+type ProductImage struct {
+	ID            int64 `gorm:"primaryKey"`
+	ProductID     int64
+	ThumbnailWebp string
+	ThumbnailJpeg string
+	MediumWebp    string
+	MediumJpeg    string
+	LargeWebp     string
+	LargeJpeg     string
+	Status        string
+	IsPrimary     bool
+	SortOrder     int
+}
+
+// Conversation is a thread between a buyer and the seller about one product. Its SellerID is the
+// product's seller (the schema enforces it). UpdatedAt moves forward when a message is added; a
+// vendor's inbox lists the conversations they sell in, UpdatedAt descending, ID descending.
+type Conversation struct {
+	ID        int64 `gorm:"primaryKey"`
+	ProductID int64
+	SellerID  int64
+	CreatedAt time.Time
+	UpdatedAt time.Time `gorm:"autoCreateTime;autoUpdateTime:false"` // set by the code adding a message
+}
+
+// InboxKey is the conversation's position in its seller's inbox.
+func (c *Conversation) InboxKey() InboxKey { return InboxKey{UpdatedAt: c.UpdatedAt, ID: c.ID} }
+
+// Participant records that a user takes part in a conversation; the seller always does.
+type Participant struct {
+	ConversationID int64 `gorm:"primaryKey"`
+	UserID         int64 `gorm:"primaryKey"`
+	JoinedAt       time.Time `gorm:"autoCreateTime"`
+}
+
+// TableName binds Participant to its table.
+func (Participant) TableName() string { return "conversation_participants" }
+
+// Message is one message of a conversation, written by one of its participants. A message is
+// unread for a user when someone else sent it and IsRead is false.
+type Message struct {
+	ID             int64 `gorm:"primaryKey"`
+	ConversationID int64
+	SenderID       int64
+	Text           *string
+	ImageURL       *string `gorm:"column:image_url"`
+	IsRead         bool
+	IsDelivered    bool
+	CreatedAt      time.Time
+}
+
+// Session is a signed-in browser. Only the SHA-256 of the cookie value is stored.
+type Session struct {
+	IDHash    []byte `gorm:"primaryKey;column:id_hash"`
+	UserID    int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+func (User) isNode()         {}
+func (Product) isNode()      {}
+func (Conversation) isNode() {}
+func (Message) isNode()      {}
+
+// FormatTime renders a timestamp as the API shows it everywhere: RFC 3339 in UTC.
+func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -1,0 +1,436 @@
+package seed
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"errors"
+	"math"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/partizap/vendor-inbox/models"
+)
+
+const defaultTestDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// newDB returns a migrated database of its own for t, dropped when t ends. Seed's contract is
+// about PostgreSQL's constraints, so there is no fake: without a server the test fails.
+func newDB(t *testing.T) *gorm.DB {
+	t.Helper()
+	ctx := context.Background() // t.Context() is canceled before the cleanups that drop the database
+	dsn := cmp.Or(os.Getenv("TEST_DATABASE_URL"), defaultTestDSN)
+	admin, err := models.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("PostgreSQL is unreachable at %s (set TEST_DATABASE_URL): %v", dsn, err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatalf("TEST_DATABASE_URL must be a postgres:// URL, got %q", dsn)
+	}
+	name := "seed_test_" + strings.ToLower(rand.Text())
+	if err := admin.Exec("CREATE DATABASE " + name).Error; err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)").Error; err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+		if sqlDB, err := admin.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	})
+	u.Path = "/" + name
+	db, err := models.Open(ctx, u.String())
+	if err != nil {
+		t.Fatalf("open database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := db.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	})
+	if _, err := models.Migrate(ctx, db); err != nil {
+		t.Fatalf("migrate database %s: %v", name, err)
+	}
+	return db
+}
+
+func mustSeed(t *testing.T, db *gorm.DB, opts Options) Summary {
+	t.Helper()
+	sum, err := Seed(t.Context(), db, opts)
+	if err != nil {
+		t.Fatalf("Seed(%+v): %v", opts, err)
+	}
+	return sum
+}
+
+// count runs a query returning one integer.
+func count(t *testing.T, db *gorm.DB, query string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := db.Raw(query, args...).Scan(&n).Error; err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// tableCounts counts the rows of every seeded table, in Summary's terms.
+func tableCounts(t *testing.T, db *gorm.DB, vendors int) Summary {
+	t.Helper()
+	return Summary{
+		Users:          count(t, db, "SELECT count(*) FROM users"),
+		Vendors:        count(t, db, "SELECT count(*) FROM users WHERE id <= ?", vendors),
+		Buyers:         count(t, db, "SELECT count(*) FROM users WHERE id > ?", vendors),
+		Products:       count(t, db, "SELECT count(*) FROM products"),
+		ProductImages:  count(t, db, "SELECT count(*) FROM product_images"),
+		Conversations:  count(t, db, "SELECT count(*) FROM conversations"),
+		Participants:   count(t, db, "SELECT count(*) FROM conversation_participants"),
+		Messages:       count(t, db, "SELECT count(*) FROM messages"),
+		UnreadMessages: count(t, db, "SELECT count(*) FROM messages WHERE NOT is_read"),
+		// The vendor with most conversations, ties to the lowest id, computed independently.
+		BusiestVendorID: count(t, db, `SELECT u.id FROM users u WHERE u.id <= ?
+			ORDER BY (SELECT count(*) FROM conversations c WHERE c.seller_id = u.id) DESC, u.id LIMIT 1`, vendors),
+	}
+}
+
+func TestSeedCounts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts Options
+		// want has every count the rules fix; images and unread messages are drawn, so they
+		// are checked against the tables and their bounds instead.
+		want Summary
+	}{
+		{
+			name: "two vendors",
+			opts: Options{Vendors: 2, Conversations: 5, Messages: 4, Seed: 1},
+			want: Summary{Users: 6, Vendors: 2, Buyers: 4, Products: 4, Conversations: 10, Participants: 20, Messages: 40, BusiestVendorID: 1},
+		},
+		{
+			name: "no conversations",
+			opts: Options{Vendors: 3, Conversations: 0, Messages: 0, Seed: 1},
+			want: Summary{Users: 9, Vendors: 3, Buyers: 6, Products: 3, BusiestVendorID: 1},
+		},
+		{
+			name: "conversations without messages",
+			opts: Options{Vendors: 1, Conversations: 1, Messages: 0, Seed: 2},
+			want: Summary{Users: 4, Vendors: 1, Buyers: 3, Products: 1, Conversations: 1, Participants: 2, BusiestVendorID: 1},
+		},
+		{
+			name: "a product per three conversations",
+			opts: Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 3},
+			want: Summary{Users: 4, Vendors: 1, Buyers: 3, Products: 1, Conversations: 3, Participants: 6, Messages: 3, BusiestVendorID: 1},
+		},
+		{
+			name: "ties in every inbox",
+			opts: Options{Vendors: 4, Conversations: 12, Messages: 7, Seed: 4},
+			want: Summary{Users: 12, Vendors: 4, Buyers: 8, Products: 16, Conversations: 48, Participants: 96, Messages: 336, BusiestVendorID: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db := newDB(t)
+			got := mustSeed(t, db, tt.opts)
+			if inTables := tableCounts(t, db, tt.opts.Vendors); got != inTables {
+				t.Errorf("Summary = %+v\nbut the tables hold %+v", got, inTables)
+			}
+			if got.ProductImages < 0 || got.ProductImages > 4*got.Products {
+				t.Errorf("ProductImages = %d, want 0..%d", got.ProductImages, 4*got.Products)
+			}
+			if got.UnreadMessages < 0 || got.UnreadMessages > got.Messages {
+				t.Errorf("UnreadMessages = %d, want 0..%d", got.UnreadMessages, got.Messages)
+			}
+			got.ProductImages, got.UnreadMessages = 0, 0
+			if got != tt.want {
+				t.Errorf("Seed(%+v) = %+v\nwant %+v", tt.opts, got, tt.want)
+			}
+		})
+	}
+}
+
+// tableHashes fingerprints every seeded table, each row in full, in a fixed order.
+func tableHashes(t *testing.T, db *gorm.DB) map[string]string {
+	t.Helper()
+	hashes := map[string]string{}
+	for table, order := range map[string]string{
+		"users": "id", "products": "id", "product_images": "id", "conversations": "id",
+		"conversation_participants": "conversation_id, user_id", "messages": "id",
+	} {
+		var h string
+		q := "SELECT md5(COALESCE(string_agg(t::text, E'\\n' ORDER BY " + order + "), '')) FROM " + table + " AS t"
+		if err := db.Raw(q).Scan(&h).Error; err != nil {
+			t.Fatalf("hash %s: %v", table, err)
+		}
+		hashes[table] = h
+	}
+	return hashes
+}
+
+func TestSeedIsDeterministic(t *testing.T) {
+	t.Parallel()
+	opts := Options{Vendors: 3, Conversations: 10, Messages: 6, Seed: 42}
+	a, b, c := newDB(t), newDB(t), newDB(t)
+	sumA, sumB := mustSeed(t, a, opts), mustSeed(t, b, opts)
+	other := opts
+	other.Seed = 43
+	sumC := mustSeed(t, c, other)
+
+	if sumA != sumB {
+		t.Errorf("same options, different summaries: %+v and %+v", sumA, sumB)
+	}
+	hashA, hashB, hashC := tableHashes(t, a), tableHashes(t, b), tableHashes(t, c)
+	for table, h := range hashA {
+		if hashB[table] != h {
+			t.Errorf("%s: same options, different rows", table)
+		}
+	}
+	// Every table depends on the seed: names, prices, images, times, buyers and texts are drawn.
+	for _, table := range []string{"users", "products", "product_images", "conversations", "conversation_participants", "messages"} {
+		if hashC[table] == hashA[table] {
+			t.Errorf("%s: seeds %d and %d gave the same rows", table, opts.Seed, other.Seed)
+		}
+	}
+	if sumC.Users != sumA.Users || sumC.Messages != sumA.Messages {
+		t.Errorf("another seed changed counts the options fix: %+v vs %+v", sumC, sumA)
+	}
+}
+
+func TestSeedInvariants(t *testing.T) {
+	t.Parallel()
+	moscow := time.FixedZone("MSK", 3*60*60)
+	tests := []struct {
+		name    string
+		opts    Options
+		wantNow time.Time
+	}{
+		{
+			name:    "given now, not whole seconds nor UTC",
+			opts:    Options{Vendors: 10, Conversations: 20, Messages: 8, Seed: 7, Now: time.Date(2025, 3, 1, 8, 30, 15, 987654321, moscow)},
+			wantNow: time.Date(2025, 3, 1, 5, 30, 15, 0, time.UTC),
+		},
+		{
+			// More rows than a batch holds, so inserts happen between one vendor's conversations.
+			name:    "long inboxes",
+			opts:    Options{Vendors: 10, Conversations: 300, Messages: 6, Seed: 11},
+			wantNow: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC),
+		},
+		{
+			name:    "zero now",
+			opts:    Options{Vendors: 8, Conversations: 14, Messages: 4, Seed: -9},
+			wantNow: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC),
+		},
+	}
+	// Each query counts the rows that break a rule; all must be 0.
+	violations := []struct{ rule, query string }{
+		{"updated_at is the last message's created_at, or created_at without messages", `
+			SELECT count(*) FROM conversations c WHERE c.updated_at <>
+				COALESCE((SELECT max(m.created_at) FROM messages m WHERE m.conversation_id = c.id), c.created_at)`},
+		{"the seller and one buyer take part, joined when it started", `
+			SELECT count(*) FROM conversations c WHERE
+				NOT EXISTS (SELECT 1 FROM conversation_participants p WHERE p.conversation_id = c.id AND p.user_id = c.seller_id)
+				OR (SELECT count(*) FROM conversation_participants p WHERE p.conversation_id = c.id AND p.user_id > @vendors) <> 1
+				OR (SELECT count(*) FROM conversation_participants p WHERE p.conversation_id = c.id) <> 2
+				OR EXISTS (SELECT 1 FROM conversation_participants p WHERE p.conversation_id = c.id AND p.joined_at <> c.created_at)`},
+		{"every vendor has Conversations conversations", `
+			SELECT count(*) FROM users u WHERE u.id <= @vendors
+				AND (SELECT count(*) FROM conversations c WHERE c.seller_id = u.id) <> @conversations`},
+		{"only vendors sell", `SELECT count(*) FROM products WHERE seller_id > @vendors`},
+		{"products_count is the number of products", `
+			SELECT count(*) FROM users u WHERE u.products_count <> (SELECT count(*) FROM products p WHERE p.seller_id = u.id)`},
+		{"a product is where its seller is", `
+			SELECT count(*) FROM products p JOIN users u ON u.id = p.seller_id WHERE u.city_id IS DISTINCT FROM p.city_id`},
+		{"exactly one primary image per product with images, the first, and sort orders 0..n-1", `
+			SELECT count(*) FROM (SELECT product_id FROM product_images GROUP BY product_id
+				HAVING count(*) FILTER (WHERE is_primary) <> 1 OR bool_or(is_primary AND sort_order <> 0)
+					OR max(sort_order) <> count(*) - 1 OR count(DISTINCT sort_order) <> count(*)) x`},
+		{"a buyer has one conversation per product", `
+			SELECT count(*) FROM (SELECT c.product_id, p.user_id FROM conversations c
+				JOIN conversation_participants p ON p.conversation_id = c.id AND p.user_id <> c.seller_id
+				GROUP BY 1, 2 HAVING count(*) > 1) x`},
+		{"messages follow the conversation's start, strictly increasing", `
+			SELECT count(*) FROM (SELECT m.created_at, c.created_at AS started,
+					lag(m.created_at) OVER (PARTITION BY m.conversation_id ORDER BY m.id) AS prev
+				FROM messages m JOIN conversations c ON c.id = m.conversation_id) x
+			WHERE x.created_at <= COALESCE(x.prev, x.started)`},
+		{"the buyer writes first", `
+			SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+			WHERE m.sender_id = c.seller_id AND m.id = (SELECT min(id) FROM messages f WHERE f.conversation_id = c.id)`},
+		{"unread messages are the trailing ones of one sender", `
+			SELECT count(*) FROM messages m WHERE NOT m.is_read AND (
+				EXISTS (SELECT 1 FROM messages r WHERE r.conversation_id = m.conversation_id AND r.is_read AND r.id > m.id)
+				OR EXISTS (SELECT 1 FROM messages o WHERE o.conversation_id = m.conversation_id AND NOT o.is_read AND o.sender_id <> m.sender_id))`},
+		{"only an unread last message may be undelivered", `
+			SELECT count(*) FROM messages m WHERE NOT m.is_delivered AND (m.is_read
+				OR EXISTS (SELECT 1 FROM messages l WHERE l.conversation_id = m.conversation_id AND l.id > m.id))`},
+		{"a message's image is named by its id", `
+			SELECT count(*) FROM messages WHERE image_url <> 'https://s3.partizap.ru/messages/' || id || '.jpg'`},
+		{"a product image's renditions are named by product and image", `
+			SELECT count(*) FROM product_images WHERE thumbnail_webp <> format('https://s3.partizap.ru/products/%s/%s_thumb.webp', product_id, id)
+				OR large_jpeg <> format('https://s3.partizap.ru/products/%s/%s_large.jpg', product_id, id)`},
+		{"conversations start after their product was listed and their buyer signed up", `
+			SELECT count(*) FROM conversations c JOIN products p ON p.id = c.product_id
+				JOIN conversation_participants b ON b.conversation_id = c.id AND b.user_id <> c.seller_id
+				JOIN users u ON u.id = b.user_id
+			WHERE c.created_at < COALESCE(p.published_at, p.created_at) OR c.created_at < u.created_at`},
+		{"products are published after they are created, by sellers already signed up", `
+			SELECT count(*) FROM products p JOIN users u ON u.id = p.seller_id
+			WHERE p.published_at < p.created_at OR p.created_at < u.created_at`},
+		{"every timestamp is in whole seconds, at or before Now", `
+			SELECT count(*) FROM (
+				SELECT created_at AS t FROM users UNION ALL SELECT created_at FROM products
+				UNION ALL SELECT published_at FROM products WHERE published_at IS NOT NULL
+				UNION ALL SELECT created_at FROM conversations UNION ALL SELECT updated_at FROM conversations
+				UNION ALL SELECT joined_at FROM conversation_participants UNION ALL SELECT created_at FROM messages) x
+			WHERE t > @now OR t <> date_trunc('second', t)`},
+		{"every vendor's inbox has a tie on updated_at (Conversations >= 10)", `
+			SELECT count(*) FROM users u WHERE u.id <= @vendors AND NOT EXISTS (
+				SELECT 1 FROM conversations a JOIN conversations b ON b.seller_id = a.seller_id AND b.updated_at = a.updated_at AND b.id > a.id
+				WHERE a.seller_id = u.id)`},
+	}
+	// Each query counts rows of a kind the demo data must show at least once.
+	variety := []struct{ kind, query string }{
+		{"conversations with unread messages from the buyer", `
+			SELECT count(DISTINCT m.conversation_id) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+			WHERE NOT m.is_read AND m.sender_id <> c.seller_id`},
+		{"conversations whose last message, the seller's, is unread", `
+			SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+			WHERE NOT m.is_read AND m.sender_id = c.seller_id`},
+		{"undelivered messages", `SELECT count(*) FROM messages WHERE NOT is_delivered`},
+		{"photos alone", `SELECT count(*) FROM messages WHERE text IS NULL AND image_url IS NOT NULL`},
+		{"photos with text", `SELECT count(*) FROM messages WHERE text IS NOT NULL AND image_url IS NOT NULL`},
+		{"inbox entries not tied", `SELECT count(DISTINCT updated_at) FROM conversations`},
+		{"users without avatar", `SELECT count(*) FROM users WHERE avatar_url IS NULL`},
+		{"buyers without city", `SELECT count(*) FROM users WHERE city_id IS NULL AND id > @vendors`},
+		{"right-hand drive products", `SELECT count(*) FROM products WHERE steering = 'right'`},
+		{"products near a metro station", `SELECT count(*) FROM products WHERE metro_distance_m IS NOT NULL`},
+		{"products with an unknown steering side", `SELECT count(*) FROM products WHERE steering IS NULL`},
+		{"products without images", `SELECT count(*) FROM products p WHERE NOT EXISTS (SELECT 1 FROM product_images i WHERE i.product_id = p.id)`},
+		{"images still processing", `SELECT count(*) FROM product_images WHERE status = 'processing'`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			db := newDB(t)
+			mustSeed(t, db, tt.opts)
+			// GORM binds a map of named arguments only to a query that names one.
+			run := func(query string) int64 {
+				if !strings.Contains(query, "@") {
+					return count(t, db, query)
+				}
+				return count(t, db, query, map[string]any{"vendors": tt.opts.Vendors, "conversations": tt.opts.Conversations, "now": tt.wantNow})
+			}
+			for _, v := range violations {
+				if n := run(v.query); n != 0 {
+					t.Errorf("%s: %d rows break it", v.rule, n)
+				}
+			}
+			for _, v := range variety {
+				if n := run(v.query); n == 0 {
+					t.Errorf("no %s", v.kind)
+				}
+			}
+			// Now itself is reached: the most recent conversation is seconds to days old.
+			if newest := run("SELECT extract(epoch FROM @now - max(updated_at))::bigint FROM conversations"); newest > 3*24*60*60 {
+				t.Errorf("newest conversation is %ds before Now, want the inbox to look active", newest)
+			}
+		})
+	}
+}
+
+// TestSeedMovesSequences checks that rows inserted after Seed number on from its ids, also in a
+// table Seed left empty.
+func TestSeedMovesSequences(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	sum := mustSeed(t, db, Options{Vendors: 3, Seed: 5})
+	u := models.User{DisplayName: "Новый продавец", Rating: "0.00", CreatedAt: defaultNow}
+	if err := db.Create(&u).Error; err != nil {
+		t.Fatal(err)
+	}
+	img := models.ProductImage{ProductID: 1, Status: "ready", SortOrder: 9}
+	if err := db.Create(&img).Error; err != nil {
+		t.Fatal(err)
+	}
+	c := models.Conversation{ProductID: 1, SellerID: 1, CreatedAt: defaultNow, UpdatedAt: defaultNow}
+	if err := db.Create(&c).Error; err != nil {
+		t.Fatal(err)
+	}
+	if u.ID != sum.Users+1 || img.ID != sum.ProductImages+1 || c.ID != 1 {
+		t.Fatalf("new ids: user %d, image %d, conversation %d; want %d, %d, 1", u.ID, img.ID, c.ID, sum.Users+1, sum.ProductImages+1)
+	}
+}
+
+func TestSeedRefusesADatabaseThatIsNotEmpty(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	opts := Options{Vendors: 2, Conversations: 3, Messages: 2, Seed: 1}
+	first := mustSeed(t, db, opts)
+	sum, err := Seed(t.Context(), db, opts)
+	if !errors.Is(err, ErrNotEmpty) {
+		t.Fatalf("second Seed: error = %v, want ErrNotEmpty", err)
+	}
+	if sum != (Summary{}) {
+		t.Errorf("second Seed: Summary = %+v, want zero", sum)
+	}
+	if got := tableCounts(t, db, opts.Vendors); got != first {
+		t.Errorf("after the refused Seed the tables hold %+v, want %+v", got, first)
+	}
+}
+
+// TestConcurrentSeedsFillOnce runs two Seeds at once on one database: one fills it, the other
+// finds it filled rather than failing on duplicate ids.
+func TestConcurrentSeedsFillOnce(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	opts := Options{Vendors: 5, Conversations: 10, Messages: 5, Seed: 1}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := Seed(t.Context(), db, opts)
+			errs <- err
+		}()
+	}
+	first, second := <-errs, <-errs
+	if (first != nil) == (second != nil) || !errors.Is(cmp.Or(first, second), ErrNotEmpty) {
+		t.Fatalf("concurrent Seeds returned %v and %v, want nil and ErrNotEmpty", first, second)
+	}
+	if n := count(t, db, "SELECT count(*) FROM users"); n != 15 {
+		t.Errorf("users = %d, want 15", n)
+	}
+}
+
+func TestSeedRejectsBadOptions(t *testing.T) {
+	t.Parallel()
+	db := newDB(t)
+	tests := []struct {
+		opts    Options
+		wantErr string
+	}{
+		{Options{Vendors: 0}, "Vendors must be at least 1, got 0"},
+		{Options{Vendors: -1, Conversations: 5}, "Vendors must be at least 1, got -1"},
+		{Options{Vendors: 100_001}, "Vendors must be at most 100000"},
+		{Options{Vendors: 1, Conversations: -1}, "Conversations must not be negative"},
+		{Options{Vendors: 1, Messages: -1}, "Messages must not be negative"},
+		{Options{Vendors: 1, Conversations: 1, Messages: 10_001}, "Messages must be at most 10000 per conversation"},
+		{Options{Vendors: 1001, Conversations: 1000}, "Vendors × Conversations must be at most 1000000, got 1001 × 1000"},
+		{Options{Vendors: 1, Conversations: math.MaxInt}, "Vendors × Conversations must be at most 1000000"},
+		{Options{Vendors: 1000, Conversations: 1000, Messages: 11}, "Vendors × Conversations × Messages must be at most 10000000"},
+	}
+	for _, tt := range tests {
+		_, err := Seed(t.Context(), db, tt.opts)
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) || errors.Is(err, ErrNotEmpty) {
+			t.Errorf("Seed(%+v): error = %v, want one containing %q", tt.opts, err, tt.wantErr)
+		}
+	}
+	if n := count(t, db, "SELECT count(*) FROM users"); n != 0 {
+		t.Errorf("rejected options left %d users", n)
+	}
+}

@@ -1,0 +1,314 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Page sizes of a vendor's inbox.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// Store runs every query of the service. It is safe for concurrent use.
+type Store struct {
+	db  *gorm.DB
+	now func() time.Time
+}
+
+// NewStore returns a Store over db.
+func NewStore(db *gorm.DB) *Store {
+	return &Store{db: db, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// PageArgs selects a page of a list in Relay's terms: First items after After, or Last items
+// before Before. After and Before may be combined; First and Last may not.
+type PageArgs struct {
+	First, Last   *int
+	After, Before *InboxKey
+}
+
+// Page is a window of a list with what lies beyond it on either side.
+type Page[T any] struct {
+	Items           []T
+	HasNextPage     bool
+	HasPreviousPage bool
+}
+
+func (a PageArgs) validate() error {
+	switch {
+	case a.First != nil && a.Last != nil:
+		return &Error{Code: EINVALID, Field: "first", Message: "pass either first or last, not both"}
+	case a.First != nil && (*a.First < 0 || *a.First > MaxPageSize):
+		return &Error{Code: EINVALID, Field: "first", Message: fmt.Sprintf("first must be from 0 to %d", MaxPageSize)}
+	case a.Last != nil && (*a.Last < 0 || *a.Last > MaxPageSize):
+		return &Error{Code: EINVALID, Field: "last", Message: fmt.Sprintf("last must be from 0 to %d", MaxPageSize)}
+	}
+	return nil
+}
+
+// VendorConversations returns a page of the conversations about products sold by viewerID,
+// newest activity first (UpdatedAt descending, ID descending). It is one index range scan of
+// conversations_inbox_idx, plus one probe for the far side when a cursor is given.
+func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args PageArgs) (Page[*Conversation], error) {
+	if viewerID == 0 {
+		return Page[*Conversation]{}, ErrUnauthenticated
+	}
+	if err := args.validate(); err != nil {
+		return Page[*Conversation]{}, err
+	}
+	backward := args.Last != nil
+	limit := DefaultPageSize
+	switch {
+	case args.First != nil:
+		limit = *args.First
+	case backward:
+		limit = *args.Last
+	}
+
+	inbox := func() *gorm.DB {
+		q := s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ?", viewerID)
+		if args.After != nil {
+			q = q.Where("(updated_at, id) < (?, ?)", args.After.UpdatedAt, args.After.ID)
+		}
+		if args.Before != nil {
+			q = q.Where("(updated_at, id) > (?, ?)", args.Before.UpdatedAt, args.Before.ID)
+		}
+		return q
+	}
+	order := "updated_at DESC, id DESC"
+	if backward {
+		order = "updated_at ASC, id ASC"
+	}
+	var rows []*Conversation
+	if err := inbox().Order(order).Limit(limit + 1).Find(&rows).Error; err != nil {
+		return Page[*Conversation]{}, fmt.Errorf("list vendor conversations: %w", err)
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	page := Page[*Conversation]{Items: rows}
+	if backward {
+		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+			rows[i], rows[j] = rows[j], rows[i]
+		}
+		page.HasPreviousPage = more
+	} else {
+		page.HasNextPage = more
+	}
+
+	// The far side of the cursor: are there items beyond it, away from the page?
+	var probe *gorm.DB
+	switch {
+	case !backward && args.After != nil:
+		probe = s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ? AND (updated_at, id) >= (?, ?)", viewerID, args.After.UpdatedAt, args.After.ID)
+	case backward && args.Before != nil:
+		probe = s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ? AND (updated_at, id) <= (?, ?)", viewerID, args.Before.UpdatedAt, args.Before.ID)
+	}
+	if probe != nil {
+		var found []int64
+		if err := probe.Limit(1).Pluck("id", &found).Error; err != nil {
+			return Page[*Conversation]{}, fmt.Errorf("probe vendor conversations: %w", err)
+		}
+		if backward {
+			page.HasNextPage = len(found) > 0
+		} else {
+			page.HasPreviousPage = len(found) > 0
+		}
+	}
+	return page, nil
+}
+
+// CountVendorConversations returns how many conversations viewerID has as a seller.
+func (s *Store) CountVendorConversations(ctx context.Context, viewerID int64) (int, error) {
+	if viewerID == 0 {
+		return 0, ErrUnauthenticated
+	}
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ?", viewerID).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count vendor conversations: %w", err)
+	}
+	return int(n), nil
+}
+
+// UsersByID returns the users with the given ids that exist, in no particular order.
+func (s *Store) UsersByID(ctx context.Context, ids []int64) ([]*User, error) {
+	var users []*User
+	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&users).Error; err != nil {
+		return nil, fmt.Errorf("load users: %w", err)
+	}
+	return users, nil
+}
+
+// ProductsByID returns the products with the given ids that exist, published or not: callers
+// reach them through a conversation already checked, or check Product.VisibleTo.
+func (s *Store) ProductsByID(ctx context.Context, ids []int64) ([]*Product, error) {
+	var products []*Product
+	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&products).Error; err != nil {
+		return nil, fmt.Errorf("load products: %w", err)
+	}
+	return products, nil
+}
+
+// ImagesByProductID returns the images of the given products, each product's in display order.
+func (s *Store) ImagesByProductID(ctx context.Context, productIDs []int64) ([]*ProductImage, error) {
+	var images []*ProductImage
+	err := s.db.WithContext(ctx).Where("product_id IN ?", productIDs).
+		Order("product_id, sort_order, id").Find(&images).Error
+	if err != nil {
+		return nil, fmt.Errorf("load product images: %w", err)
+	}
+	return images, nil
+}
+
+// ConversationUser is a participant of a conversation with their public profile.
+type ConversationUser struct {
+	ConversationID int64
+	User           *User
+}
+
+// ParticipantsByConversationID returns the participants of those of the given conversations
+// viewerID takes part in, each conversation's in the order they joined.
+func (s *Store) ParticipantsByConversationID(ctx context.Context, viewerID int64, conversationIDs []int64) ([]ConversationUser, error) {
+	var rows []struct {
+		ConversationID int64
+		User           `gorm:"embedded"`
+	}
+	err := s.db.WithContext(ctx).Table("conversation_participants AS p").
+		Select("p.conversation_id, u.*").
+		Joins("JOIN users AS u ON u.id = p.user_id").
+		Where("p.conversation_id IN (?)", s.visibleConversationIDs(viewerID, conversationIDs)).
+		Order("p.conversation_id, p.joined_at, p.user_id").
+		Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load participants: %w", err)
+	}
+	out := make([]ConversationUser, len(rows))
+	for i := range rows {
+		out[i] = ConversationUser{ConversationID: rows[i].ConversationID, User: &rows[i].User}
+	}
+	return out, nil
+}
+
+// LastMessagesByConversationID returns the newest message (CreatedAt, then ID) of each of the
+// given conversations that viewerID takes part in and that has any message.
+func (s *Store) LastMessagesByConversationID(ctx context.Context, viewerID int64, conversationIDs []int64) ([]*Message, error) {
+	// One index probe per conversation on messages_conversation_recent_idx, however long it is.
+	newest := s.db.Table("conversation_participants AS p").
+		Select("(SELECT l.id FROM messages AS l WHERE l.conversation_id = p.conversation_id ORDER BY l.created_at DESC, l.id DESC LIMIT 1)").
+		Where("p.user_id = ? AND p.conversation_id IN ?", viewerID, conversationIDs)
+	var messages []*Message
+	if err := s.db.WithContext(ctx).Where("id IN (?)", newest).Find(&messages).Error; err != nil {
+		return nil, fmt.Errorf("load last messages: %w", err)
+	}
+	return messages, nil
+}
+
+// UnreadCount is how many messages of a conversation are unread for the viewer.
+type UnreadCount struct {
+	ConversationID int64
+	Count          int
+}
+
+// UnreadCounts returns, for those of the given conversations viewerID takes part in, the number
+// of messages someone else sent that are not read. Conversations with none are left out.
+func (s *Store) UnreadCounts(ctx context.Context, viewerID int64, conversationIDs []int64) ([]UnreadCount, error) {
+	var counts []UnreadCount
+	err := s.db.WithContext(ctx).Model(&Message{}).
+		Select("conversation_id, count(*) AS count").
+		Where("conversation_id IN (?) AND sender_id <> ? AND NOT is_read", s.visibleConversationIDs(viewerID, conversationIDs), viewerID).
+		Group("conversation_id").
+		Scan(&counts).Error
+	if err != nil {
+		return nil, fmt.Errorf("count unread messages: %w", err)
+	}
+	return counts, nil
+}
+
+// ConversationsByID returns those of the given conversations that viewerID takes part in.
+func (s *Store) ConversationsByID(ctx context.Context, viewerID int64, ids []int64) ([]*Conversation, error) {
+	var conversations []*Conversation
+	err := s.db.WithContext(ctx).Where("id IN (?)", s.visibleConversationIDs(viewerID, ids)).Find(&conversations).Error
+	if err != nil {
+		return nil, fmt.Errorf("load conversations: %w", err)
+	}
+	return conversations, nil
+}
+
+// MessagesByID returns those of the given messages whose conversation viewerID takes part in.
+func (s *Store) MessagesByID(ctx context.Context, viewerID int64, ids []int64) ([]*Message, error) {
+	var messages []*Message
+	err := s.db.WithContext(ctx).Table("messages AS m").Select("m.*").
+		Joins("JOIN conversation_participants AS p ON p.conversation_id = m.conversation_id AND p.user_id = ?", viewerID).
+		Where("m.id IN ?", ids).Find(&messages).Error
+	if err != nil {
+		return nil, fmt.Errorf("load messages: %w", err)
+	}
+	return messages, nil
+}
+
+// visibleConversationIDs is a subquery of those of ids that viewerID takes part in; it is how
+// every query of private data enforces visibility. Primary-key probes only.
+func (s *Store) visibleConversationIDs(viewerID int64, ids []int64) *gorm.DB {
+	return s.db.Model(&Participant{}).Select("conversation_id").
+		Where("user_id = ? AND conversation_id IN ?", viewerID, ids)
+}
+
+// SessionCookie is the name of the cookie that carries a session id.
+const SessionCookie = "PARTIZAP_SESSION"
+
+// CreateSession signs userID in for ttl and returns the session id, the cookie's value. Only
+// its hash is stored.
+func (s *Store) CreateSession(ctx context.Context, userID int64, ttl time.Duration) (string, error) {
+	if ttl <= 0 {
+		return "", &Error{Code: EINVALID, Field: "ttl", Message: "session ttl must be positive"}
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("create session: %w", err)
+	}
+	id := base64.RawURLEncoding.EncodeToString(raw)
+	now := s.now()
+	err := s.db.WithContext(ctx).Create(&Session{IDHash: hashSessionID(id), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(ttl)}).Error
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return "", Errorf(ENOTFOUND, "user %d does not exist", userID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("create session: %w", err)
+	}
+	return id, nil
+}
+
+// UserBySession returns the user signed in with session id, or ErrUnauthenticated when the id
+// is unknown or its session has expired.
+func (s *Store) UserBySession(ctx context.Context, id string) (*User, error) {
+	if id == "" || len(id) > 256 {
+		return nil, ErrUnauthenticated
+	}
+	var users []*User
+	err := s.db.WithContext(ctx).Table("sessions AS s").Select("u.*").
+		Joins("JOIN users AS u ON u.id = s.user_id").
+		Where("s.id_hash = ? AND s.expires_at > ?", hashSessionID(id), s.now()).
+		Limit(1).Find(&users).Error
+	if err != nil {
+		return nil, fmt.Errorf("resolve session: %w", err)
+	}
+	if len(users) == 0 {
+		return nil, ErrUnauthenticated
+	}
+	return users[0], nil
+}
+
+func hashSessionID(id string) []byte {
+	sum := sha256.Sum256([]byte(id))
+	return sum[:]
+}

@@ -1,0 +1,392 @@
+package models_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/dbtest"
+)
+
+var t0 = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+// fixture inserts rows with known values.
+type fixture struct {
+	t  *testing.T
+	db *gorm.DB
+}
+
+func (f fixture) create(v any) {
+	f.t.Helper()
+	if err := f.db.Create(v).Error; err != nil {
+		f.t.Fatalf("insert %T: %v", v, err)
+	}
+}
+
+func (f fixture) user(name string) *models.User {
+	u := &models.User{DisplayName: name, Rating: "4.50", CreatedAt: t0.Add(-1000 * time.Hour)}
+	f.create(u)
+	return u
+}
+
+func (f fixture) product(seller *models.User, title string) *models.Product {
+	p := &models.Product{SellerID: seller.ID, Title: title, Price: 2500, CityID: 1, RegionID: 77, CreatedAt: t0.Add(-900 * time.Hour)}
+	f.create(p)
+	return p
+}
+
+// conversation creates a conversation between p's seller and buyer, last active at updatedAt.
+func (f fixture) conversation(p *models.Product, buyer *models.User, updatedAt time.Time) *models.Conversation {
+	c := &models.Conversation{ProductID: p.ID, SellerID: p.SellerID, CreatedAt: updatedAt.Add(-time.Hour), UpdatedAt: updatedAt}
+	f.create(c)
+	f.create(&[]models.Participant{
+		{ConversationID: c.ID, UserID: p.SellerID, JoinedAt: c.CreatedAt},
+		{ConversationID: c.ID, UserID: buyer.ID, JoinedAt: c.CreatedAt},
+	})
+	return c
+}
+
+func (f fixture) message(c *models.Conversation, sender *models.User, text string, at time.Time, read bool) *models.Message {
+	m := &models.Message{ConversationID: c.ID, SenderID: sender.ID, Text: &text, IsRead: read, IsDelivered: true, CreatedAt: at}
+	f.create(m)
+	return m
+}
+
+func newFixture(t *testing.T) (fixture, *models.Store) {
+	_, db := dbtest.New(t)
+	return fixture{t, db}, models.NewStore(db)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestMigrateTwiceAppliesNothingTheSecondTime(t *testing.T) {
+	t.Parallel()
+	_, db := dbtest.New(t) // already migrated once
+	applied, err := models.Migrate(context.Background(), db)
+	if err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if len(applied) != 0 {
+		t.Fatalf("second Migrate applied %v, want nothing", applied)
+	}
+	var versions []int
+	db.Table("schema_migrations").Order("version").Pluck("version", &versions)
+	if !slices.Equal(versions, []int{1}) {
+		t.Fatalf("schema_migrations versions = %v, want [1]", versions)
+	}
+}
+
+func TestMigrateRefusesAnEditedMigration(t *testing.T) {
+	t.Parallel()
+	_, db := dbtest.New(t)
+	db.Exec("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+	_, err := models.Migrate(context.Background(), db)
+	if err == nil || !strings.Contains(err.Error(), "was changed after it was applied") {
+		t.Fatalf("Migrate after an edit: error = %v, want it refused", err)
+	}
+}
+
+// TestVendorConversationsPaging pages through an inbox with ties on updated_at in both
+// directions and at every page size that matters.
+func TestVendorConversationsPaging(t *testing.T) {
+	t.Parallel()
+	f, store := newFixture(t)
+	ctx := context.Background()
+	cursors := models.NewCursors([]byte("test"))
+	vendor, other, buyer := f.user("Vendor"), f.user("Other vendor"), f.user("Buyer")
+	p, q := f.product(vendor, "Фара"), f.product(other, "Капот")
+	var want []int64 // contract order: updated_at desc, id desc
+	var convs []*models.Conversation
+	for i := range 7 {
+		// Pairs share updated_at, so the id tie-break matters.
+		convs = append(convs, f.conversation(p, buyer, t0.Add(time.Duration(i/2)*time.Minute)))
+	}
+	f.conversation(q, buyer, t0.Add(time.Hour)) // another vendor's: never listed
+	slices.SortFunc(convs, func(a, b *models.Conversation) int {
+		if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
+			return c
+		}
+		return int(b.ID - a.ID)
+	})
+	for _, c := range convs {
+		want = append(want, c.ID)
+	}
+
+	for _, size := range []int{1, 2, 3, 7, 100} {
+		t.Run(fmt.Sprintf("forward by %d", size), func(t *testing.T) {
+			var got []int64
+			args := models.PageArgs{First: ptr(size)}
+			for pages := 0; ; pages++ {
+				page, err := store.VendorConversations(ctx, vendor.ID, args)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if page.HasPreviousPage != (pages > 0) {
+					t.Errorf("page %d: HasPreviousPage = %v", pages, page.HasPreviousPage)
+				}
+				for _, c := range page.Items {
+					got = append(got, c.ID)
+				}
+				if !page.HasNextPage {
+					break
+				}
+				last := page.Items[len(page.Items)-1].InboxKey()
+				k, _ := cursors.Decode(cursors.Encode(last))
+				args.After = &k
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("ids = %v, want %v", got, want)
+			}
+		})
+		t.Run(fmt.Sprintf("backward by %d", size), func(t *testing.T) {
+			var got []int64
+			args := models.PageArgs{Last: ptr(size)}
+			for pages := 0; ; pages++ {
+				page, err := store.VendorConversations(ctx, vendor.ID, args)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if page.HasNextPage != (pages > 0) {
+					t.Errorf("page %d: HasNextPage = %v", pages, page.HasNextPage)
+				}
+				ids := make([]int64, len(page.Items))
+				for i, c := range page.Items {
+					ids[i] = c.ID
+				}
+				got = append(ids, got...)
+				if !page.HasPreviousPage {
+					break
+				}
+				first := page.Items[0].InboxKey()
+				args.Before = &first
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("ids = %v, want %v", got, want)
+			}
+		})
+	}
+
+	t.Run("between two cursors", func(t *testing.T) {
+		after, before := convs[1].InboxKey(), convs[5].InboxKey()
+		page, err := store.VendorConversations(ctx, vendor.ID, models.PageArgs{After: &after, Before: &before})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, c := range page.Items {
+			got = append(got, c.ID)
+		}
+		if !slices.Equal(got, want[2:5]) {
+			t.Fatalf("ids = %v, want %v", got, want[2:5])
+		}
+	})
+
+	n, err := store.CountVendorConversations(ctx, vendor.ID)
+	if err != nil || n != 7 {
+		t.Fatalf("CountVendorConversations = %d, %v; want 7", n, err)
+	}
+}
+
+func TestVendorConversationsRejectsBadArgs(t *testing.T) {
+	t.Parallel()
+	store := models.NewStore(nil) // arguments are checked before any query
+	tests := []struct {
+		name  string
+		args  models.PageArgs
+		field string
+	}{
+		{"first and last", models.PageArgs{First: ptr(1), Last: ptr(1)}, "first"},
+		{"negative first", models.PageArgs{First: ptr(-1)}, "first"},
+		{"first over 100", models.PageArgs{First: ptr(101)}, "first"},
+		{"negative last", models.PageArgs{Last: ptr(-1)}, "last"},
+		{"last over 100", models.PageArgs{Last: ptr(101)}, "last"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := store.VendorConversations(context.Background(), 1, tt.args)
+			e, ok := err.(*models.Error)
+			if !ok || e.Code != models.EINVALID || e.Field != tt.field {
+				t.Fatalf("error = %#v, want EINVALID on %s", err, tt.field)
+			}
+		})
+	}
+	if _, err := store.VendorConversations(context.Background(), 0, models.PageArgs{}); err != models.ErrUnauthenticated {
+		t.Fatalf("anonymous: error = %v, want ErrUnauthenticated", err)
+	}
+}
+
+// TestPrivateDataIsOnlyForParticipants checks every query of private data against a
+// participant and an outsider.
+func TestPrivateDataIsOnlyForParticipants(t *testing.T) {
+	t.Parallel()
+	f, store := newFixture(t)
+	ctx := context.Background()
+	vendor, buyer, outsider := f.user("Vendor"), f.user("Buyer"), f.user("Outsider")
+	c := f.conversation(f.product(vendor, "Фара"), buyer, t0)
+	f.message(c, buyer, "Здравствуйте", t0.Add(-2*time.Minute), true)
+	m2 := f.message(c, buyer, "Есть в наличии?", t0.Add(-time.Minute), false)
+	m3 := f.message(c, buyer, "Ответьте, пожалуйста", t0, false)
+
+	type view struct {
+		Conversations, Messages, Participants, LastMessages int
+		Unread                                              []models.UnreadCount
+	}
+	look := func(viewerID int64) view {
+		t.Helper()
+		var v view
+		convs, err1 := store.ConversationsByID(ctx, viewerID, []int64{c.ID})
+		msgs, err2 := store.MessagesByID(ctx, viewerID, []int64{m2.ID, m3.ID})
+		parts, err3 := store.ParticipantsByConversationID(ctx, viewerID, []int64{c.ID})
+		last, err4 := store.LastMessagesByConversationID(ctx, viewerID, []int64{c.ID})
+		unread, err5 := store.UnreadCounts(ctx, viewerID, []int64{c.ID})
+		for _, err := range []error{err1, err2, err3, err4, err5} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		v.Conversations, v.Messages, v.Participants, v.LastMessages, v.Unread = len(convs), len(msgs), len(parts), len(last), unread
+		if len(last) == 1 && last[0].ID != m3.ID {
+			t.Errorf("last message = %d, want %d", last[0].ID, m3.ID)
+		}
+		return v
+	}
+	tests := []struct {
+		name   string
+		viewer int64
+		want   view
+	}{
+		{"seller", vendor.ID, view{1, 2, 2, 1, []models.UnreadCount{{ConversationID: c.ID, Count: 2}}}},
+		{"buyer reads own messages as read", buyer.ID, view{1, 2, 2, 1, nil}},
+		{"outsider", outsider.ID, view{0, 0, 0, 0, nil}},
+		{"anonymous", 0, view{0, 0, 0, 0, nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _ := json.Marshal(look(tt.viewer))
+			want, _ := json.Marshal(tt.want)
+			if string(got) != string(want) {
+				t.Fatalf("got %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+func TestLastMessageBreaksTiesByID(t *testing.T) {
+	t.Parallel()
+	f, store := newFixture(t)
+	vendor, buyer := f.user("Vendor"), f.user("Buyer")
+	c := f.conversation(f.product(vendor, "Фара"), buyer, t0)
+	empty := f.conversation(f.product(vendor, "Капот"), buyer, t0)
+	f.message(c, buyer, "first", t0, true)
+	second := f.message(c, vendor, "second, same instant", t0, true)
+	last, err := store.LastMessagesByConversationID(context.Background(), vendor.ID, []int64{c.ID, empty.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(last) != 1 || last[0].ID != second.ID || *last[0].Text != "second, same instant" {
+		t.Fatalf("last messages = %+v, want only message %d", last, second.ID)
+	}
+}
+
+func TestSessions(t *testing.T) {
+	t.Parallel()
+	f, store := newFixture(t)
+	ctx := context.Background()
+	u := f.user("Vendor")
+	id, err := store.CreateSession(ctx, u.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := store.CreateSession(ctx, u.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.db.Exec("UPDATE sessions SET created_at = now() - interval '2 hours', expires_at = now() - interval '1 second' WHERE id_hash = sha256(?::bytea)", expired)
+
+	var stored int64
+	f.db.Raw("SELECT count(*) FROM sessions WHERE id_hash = ?::bytea OR encode(id_hash, 'escape') = ?", id, id).Scan(&stored)
+	if stored != 0 {
+		t.Fatal("a session id is stored in clear")
+	}
+	tests := []struct {
+		name, id string
+		want     int64 // user id, 0 for unauthenticated
+	}{
+		{"valid", id, u.ID},
+		{"expired", expired, 0},
+		{"unknown", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 0},
+		{"empty", "", 0},
+		{"huge", strings.Repeat("x", 10000), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := store.UserBySession(ctx, tt.id)
+			switch {
+			case tt.want == 0 && err != models.ErrUnauthenticated:
+				t.Fatalf("UserBySession = %v, %v; want ErrUnauthenticated", got, err)
+			case tt.want != 0 && (err != nil || got.ID != tt.want):
+				t.Fatalf("UserBySession = %v, %v; want user %d", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := store.CreateSession(ctx, 999999, time.Hour); models.ErrorCode(err) != models.ENOTFOUND {
+		t.Fatalf("session for a missing user: error = %v, want ENOTFOUND", err)
+	}
+}
+
+// TestInboxIsAnIndexRangeScan explains the statements VendorConversations really runs, on a
+// table large enough that the planner has a choice, and requires the inbox index with no sort.
+func TestInboxIsAnIndexRangeScan(t *testing.T) {
+	t.Parallel()
+	_, db := dbtest.New(t)
+	for _, q := range []string{
+		`INSERT INTO users (id, display_name) SELECT g, 'User ' || g FROM generate_series(1, 60) g`,
+		`INSERT INTO products (id, seller_id, title, price, city_id, region_id) SELECT g, g, 'Part ' || g, 100, 1, 1 FROM generate_series(1, 40) g`,
+		`INSERT INTO conversations (product_id, seller_id, created_at, updated_at)
+		 SELECT v, v, t, t + (g % 97) * interval '1 minute'
+		 FROM generate_series(1, 40) v, generate_series(1, 1000) g, LATERAL (SELECT timestamptz '2026-01-01' + g * interval '1 hour') AS ts(t)`,
+		`ANALYZE`,
+	} {
+		if err := db.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var statements []string
+	var vars [][]any
+	if err := db.Callback().Query().After("gorm:query").Register("test:capture", func(tx *gorm.DB) {
+		statements = append(statements, tx.Statement.SQL.String())
+		vars = append(vars, slices.Clone(tx.Statement.Vars))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	store := models.NewStore(db)
+	key := models.InboxKey{UpdatedAt: time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC), ID: 5000}
+	for _, args := range []models.PageArgs{
+		{First: ptr(20)},
+		{First: ptr(100), After: &key},
+		{Last: ptr(20), Before: &key},
+	} {
+		if _, err := store.VendorConversations(context.Background(), 7, args); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(statements) != 5 { // three pages, two probes
+		t.Fatalf("captured %d statements, want 5", len(statements))
+	}
+	for i, sql := range statements {
+		var plan string
+		if err := db.Raw("EXPLAIN (FORMAT JSON) "+sql, vars[i]...).Row().Scan(&plan); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(plan, `"Index Name": "conversations_inbox_idx"`) || strings.Contains(plan, `"Node Type": "Sort"`) || strings.Contains(plan, `"Seq Scan"`) {
+			t.Errorf("statement %s\nis not a range scan of conversations_inbox_idx:\n%s", sql, plan)
+		}
+	}
+}

@@ -1,0 +1,58 @@
+package resolvers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/partizap/vendor-inbox/models"
+)
+
+// extensionCodes maps the domain's error codes to GraphQL's extensions.code, once.
+var extensionCodes = map[string]string{
+	models.EINVALID:         "BAD_USER_INPUT",
+	models.EUNAUTHENTICATED: "UNAUTHENTICATED",
+	models.ENOTFOUND:        "NOT_FOUND",
+	models.EINTERNAL:        "INTERNAL_SERVER_ERROR",
+}
+
+// ErrorPresenter shows clients domain errors with their code and message, keeps gqlgen's own
+// errors (syntax, validation, argument types) as they are, and replaces anything else by a
+// generic internal error after logging it in full.
+func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		presented := graphql.DefaultErrorPresenter(ctx, err)
+		var domain *models.Error
+		if errors.As(err, &domain) {
+			presented.Message = domain.Message
+			presented.Extensions = map[string]any{"code": extensionCodes[domain.Code]}
+			if domain.Field != "" {
+				presented.Extensions["field"] = domain.Field
+			}
+			return presented
+		}
+		var gqlErr *gqlerror.Error
+		if errors.As(err, &gqlErr) && gqlErr.Unwrap() == nil {
+			return presented
+		}
+		logger.ErrorContext(ctx, "graphql resolver failed", "path", presented.Path.String(), "err", err)
+		return &gqlerror.Error{
+			Message:    "internal error",
+			Path:       presented.Path,
+			Extensions: map[string]any{"code": extensionCodes[models.EINTERNAL]},
+		}
+	}
+}
+
+// Recover turns a panic in a resolver into an internal error, logged with its stack.
+func Recover(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "graphql resolver panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return models.Errorf(models.EINTERNAL, "internal error")
+	}
+}

@@ -1,0 +1,50 @@
+package resolvers
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+
+	"github.com/partizap/vendor-inbox/models"
+)
+
+// Type names that appear in global ids; they are part of the ids' format, so never rename one.
+const (
+	typeConversation = "Conversation"
+	typeProduct      = "Product"
+	typeUser         = "User"
+	typeMessage      = "Message"
+)
+
+// GlobalID returns the opaque global id of the object of GraphQL type typ with database id id:
+// base64url (no padding) of "Type:id", as Relay servers commonly do.
+func GlobalID(typ string, id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(typ + ":" + strconv.FormatInt(id, 10)))
+}
+
+// ParseGlobalID returns the type and database id of a global id made by GlobalID. Anything else,
+// including another spelling of the same id, is an EINVALID error.
+func ParseGlobalID(s string) (typ string, id int64, err error) {
+	invalid := &models.Error{Code: models.EINVALID, Field: "id", Message: "not a global id of this API; use an `id` field's value as is"}
+	if len(s) == 0 || len(s) > 64 {
+		return "", 0, invalid
+	}
+	raw, decErr := base64.RawURLEncoding.Strict().DecodeString(s)
+	if decErr != nil {
+		return "", 0, invalid
+	}
+	typ, digits, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", 0, invalid
+	}
+	switch typ {
+	case typeConversation, typeProduct, typeUser, typeMessage:
+	default:
+		return "", 0, invalid
+	}
+	id, convErr := strconv.ParseInt(digits, 10, 64)
+	if convErr != nil || id <= 0 || strconv.FormatInt(id, 10) != digits {
+		return "", 0, invalid
+	}
+	return typ, id, nil
+}

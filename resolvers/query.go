@@ -1,0 +1,202 @@
+package resolvers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/partizap/vendor-inbox/graph"
+	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/loaders"
+)
+
+// maxNodes bounds `nodes(ids:)` like a page.
+const maxNodes = models.MaxPageSize
+
+func (queryResolver) Viewer(ctx context.Context) (*models.User, error) {
+	return models.Viewer(ctx)
+}
+
+func (r queryResolver) Node(ctx context.Context, id string) (models.Node, error) {
+	nodes, err := r.Nodes(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return nodes[0], nil
+}
+
+// nodeRef is a parsed global id.
+type nodeRef struct {
+	typ string
+	id  int64
+}
+
+// Nodes loads the objects one batch per type. An object the viewer may not see is null, exactly
+// like one that does not exist: conversations and messages are filtered by the viewer in their
+// queries, and products are checked here.
+func (r queryResolver) Nodes(ctx context.Context, ids []string) ([]models.Node, error) {
+	if len(ids) > maxNodes {
+		return nil, &models.Error{Code: models.EINVALID, Field: "ids", Message: fmt.Sprintf("ids may hold at most %d ids", maxNodes)}
+	}
+	refs := make([]nodeRef, len(ids))
+	byType := map[string][]int64{}
+	for i, s := range ids {
+		typ, id, err := ParseGlobalID(s)
+		if err != nil {
+			return nil, err
+		}
+		refs[i] = nodeRef{typ, id}
+		byType[typ] = append(byType[typ], id)
+	}
+	if _, err := models.Viewer(ctx); err != nil {
+		return nil, err
+	}
+	l := loaders.For(ctx)
+	viewerID := models.ViewerID(ctx)
+	found := map[nodeRef]models.Node{}
+	for _, load := range []func() error{
+		func() error { return collect(ctx, l.ConversationByID, typeConversation, byType, found, nil) },
+		func() error { return collect(ctx, l.MessageByID, typeMessage, byType, found, nil) },
+		func() error { return collect(ctx, l.UserByID, typeUser, byType, found, nil) },
+		func() error {
+			return collect(ctx, l.ProductByID, typeProduct, byType, found, func(p *models.Product) bool { return p.VisibleTo(viewerID) })
+		},
+	} {
+		if err := load(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]models.Node, len(refs))
+	for i, ref := range refs {
+		out[i] = found[ref]
+	}
+	return out, nil
+}
+
+// collect loads the ids of type typ in one batch and records those found (and visible, when
+// visible is given) in found.
+func collect[V interface {
+	comparable
+	models.Node
+}](ctx context.Context, l *loaders.Loader[int64, V], typ string, byType map[string][]int64, found map[nodeRef]models.Node, visible func(V) bool) error {
+	ids := byType[typ]
+	if len(ids) == 0 {
+		return nil
+	}
+	values, err := l.Prefetch(ctx, ids)
+	if err != nil {
+		return err
+	}
+	var missing V
+	for i, v := range values {
+		if v != missing && (visible == nil || visible(v)) {
+			found[nodeRef{typ, ids[i]}] = v
+		}
+	}
+	return nil
+}
+
+func (r queryResolver) VendorConversations(ctx context.Context, first *int, after *string, last *int, before *string) (*graph.ConversationConnection, error) {
+	viewer, err := models.RequireViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	args := models.PageArgs{First: first, Last: last}
+	for _, c := range []struct {
+		field string
+		value *string
+		key   **models.InboxKey
+	}{{"after", after, &args.After}, {"before", before, &args.Before}} {
+		if c.value == nil {
+			continue
+		}
+		k, err := r.Cursors.Decode(*c.value)
+		if err != nil {
+			return nil, &models.Error{Code: models.EINVALID, Field: c.field, Message: c.field + ": " + models.ErrorMessage(err)}
+		}
+		*c.key = &k
+	}
+	page, err := r.Store.VendorConversations(ctx, viewer.ID, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := loaders.For(ctx).PrefetchConversations(ctx, page.Items, requestedConversationFields(ctx)); err != nil {
+		return nil, err
+	}
+	conn := &graph.ConversationConnection{
+		Edges: make([]*graph.ConversationEdge, len(page.Items)),
+		Nodes: page.Items,
+		PageInfo: &graph.PageInfo{
+			HasNextPage:     page.HasNextPage,
+			HasPreviousPage: page.HasPreviousPage,
+		},
+	}
+	for i, c := range page.Items {
+		conn.Edges[i] = &graph.ConversationEdge{Cursor: r.Cursors.Encode(c.InboxKey()), Node: c}
+	}
+	if n := len(conn.Edges); n > 0 {
+		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
+		conn.PageInfo.EndCursor = &conn.Edges[n-1].Cursor
+	}
+	return conn, nil
+}
+
+// TotalCount runs only when the client selects it.
+func (r connectionResolver) TotalCount(ctx context.Context, _ *graph.ConversationConnection) (int, error) {
+	viewer, err := models.RequireViewer(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return r.Store.CountVendorConversations(ctx, viewer.ID)
+}
+
+// requestedConversationFields reads, from the selection of the connection being resolved,
+// which nested fields of its conversations the client asked for, through edges.node and nodes,
+// fragments included.
+func requestedConversationFields(ctx context.Context) loaders.ConversationFields {
+	var f loaders.ConversationFields
+	op := graphql.GetOperationContext(ctx)
+	for _, field := range graphql.CollectFieldsCtx(ctx, nil) {
+		switch field.Name {
+		case "edges":
+			for _, edge := range graphql.CollectFields(op, field.Selections, []string{"ConversationEdge"}) {
+				if edge.Name == "node" {
+					addConversationFields(op, edge.Selections, &f)
+				}
+			}
+		case "nodes":
+			addConversationFields(op, field.Selections, &f)
+		}
+	}
+	return f
+}
+
+func addConversationFields(op *graphql.OperationContext, sel ast.SelectionSet, f *loaders.ConversationFields) {
+	for _, field := range graphql.CollectFields(op, sel, []string{"Conversation", "Node"}) {
+		switch field.Name {
+		case "product":
+			f.Product = true
+			for _, pf := range graphql.CollectFields(op, field.Selections, []string{"Product", "Node"}) {
+				switch pf.Name {
+				case "images":
+					f.ProductImages = true
+				case "seller":
+					f.ProductSeller = true
+				}
+			}
+		case "participants":
+			f.Participants = true
+		case "lastMessage":
+			f.LastMessage = true
+			for _, mf := range graphql.CollectFields(op, field.Selections, []string{"Message", "Node"}) {
+				if mf.Name == "sender" {
+					f.MessageSender = true
+				}
+			}
+		case "unreadCount":
+			f.UnreadCount = true
+		}
+	}
+}

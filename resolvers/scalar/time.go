@@ -1,0 +1,34 @@
+// Package scalar holds the GraphQL custom scalars. It is its own package because the generated
+// code in graph/ imports it, and resolvers/ imports graph/.
+package scalar
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/partizap/vendor-inbox/models"
+)
+
+// MarshalTime writes t as models.FormatTime does, so GraphQL and REST agree to the character.
+func MarshalTime(t time.Time) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		_, _ = io.WriteString(w, strconv.Quote(models.FormatTime(t)))
+	})
+}
+
+// UnmarshalTime reads an RFC 3339 timestamp.
+func UnmarshalTime(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, fmt.Errorf("time must be an RFC 3339 string")
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time must be an RFC 3339 string")
+	}
+	return t.UTC(), nil
+}
