@@ -79,8 +79,8 @@ func (c *Conversation) InboxKey() InboxKey { return InboxKey{UpdatedAt: c.Update
 
 // Participant records that a user takes part in a conversation; the seller always does.
 type Participant struct {
-	ConversationID int64 `gorm:"primaryKey"`
-	UserID         int64 `gorm:"primaryKey"`
+	ConversationID int64     `gorm:"primaryKey"`
+	UserID         int64     `gorm:"primaryKey"`
 	JoinedAt       time.Time `gorm:"autoCreateTime"`
 }
 
