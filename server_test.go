@@ -289,6 +289,22 @@ func TestConversationFieldsMatchTheirRows(t *testing.T) {
 	if unreadSeen == 0 {
 		t.Fatal("the seeded inbox has no unread messages; unread counts went untested")
 	}
+
+	// node(id) reaches the same data without the page's prefetch, through batching alone.
+	cookie := s.session(vendor)
+	for _, id := range ids[:3] {
+		res := s.graphql(cookie, `query($id: ID!) { node(id: $id) { ...Conv } }`+fullQuery[strings.Index(fullQuery, "fragment U"):],
+			map[string]any{"id": resolvers.GlobalID("Conversation", id)})
+		var got struct{ Node map[string]any }
+		if err := json.Unmarshal(res.Data, &got); err != nil || len(res.Errors) > 0 {
+			t.Fatalf("node(%d): %s %+v", id, res.Data, res.Errors)
+		}
+		gotJSON, _ := json.Marshal(got.Node)
+		wantJSON, _ := json.Marshal(s.expectedConversation(vendor, id))
+		if string(gotJSON) != string(wantJSON) {
+			t.Errorf("node(conversation %d):\n got %s\nwant %s", id, gotJSON, wantJSON)
+		}
+	}
 }
 
 // expectedConversation builds the GraphQL node of conversation id from its rows.
