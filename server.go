@@ -44,6 +44,7 @@ import (
 	"github.com/partizap/vendor-inbox/models/loaders"
 	"github.com/partizap/vendor-inbox/models/seed"
 	"github.com/partizap/vendor-inbox/resolvers"
+	"github.com/partizap/vendor-inbox/rest"
 )
 
 func main() {
@@ -260,6 +261,11 @@ func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /graphql", withViewer(gql))
 	mux.Handle("POST /graphql", withViewer(gql))
+	mux.Handle("/vendor/conversations", withViewer(&rest.Handler{Cursors: a.cursors, Logger: a.logger}))
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(rest.OpenAPI)
+	})
 	mux.Handle("GET /playground", playground.Handler("Partizap vendor inbox", "/graphql"))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -5,24 +5,32 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 	"github.com/partizap/vendor-inbox/models/seed"
 	"github.com/partizap/vendor-inbox/resolvers"
+	"github.com/partizap/vendor-inbox/rest"
 )
 
 // fullQuery reads every field the schema offers for a page of the inbox.
@@ -581,5 +589,367 @@ func TestPlaygroundAndHealth(t *testing.T) {
 		if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), tt.contentType) || !strings.Contains(string(body), tt.contains) {
 			t.Errorf("GET %s: %d %q, body without %q", tt.path, res.StatusCode, res.Header.Get("Content-Type"), tt.contains)
 		}
+	}
+}
+
+// ---- REST: GET /vendor/conversations ----
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in rest/testdata")
+
+// openAPIRouter finds operations of rest/openapi.json, for validating real responses.
+var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(rest.OpenAPI)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, err
+	}
+	return gorillamux.NewRouter(doc)
+})
+
+// restGet calls the REST endpoint with method and raw query, validates the response against
+// the OpenAPI document, and returns it with its body.
+func (s *testServer) restCall(method, query, cookie string) (*http.Response, []byte) {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.url+"/vendor/conversations?"+query, nil)
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if ct := res.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		s.t.Errorf("%s ?%s: Content-Type %q", method, query, ct)
+	}
+	s.validateOpenAPI(req, res, body)
+	return res, body
+}
+
+func (s *testServer) validateOpenAPI(req *http.Request, res *http.Response, body []byte) {
+	s.t.Helper()
+	router, err := openAPIRouter()
+	if err != nil {
+		s.t.Fatalf("openapi.json: %v", err)
+	}
+	// Refusals of other methods are documented on the GET operation, the only one there is.
+	get := req.Clone(context.Background())
+	get.Method = http.MethodGet
+	route, params, err := router.FindRoute(get)
+	if err != nil {
+		s.t.Fatalf("openapi.json has no route for %s: %v", req.URL, err)
+	}
+	input := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: get, PathParams: params, Route: route},
+		Status:                 res.StatusCode,
+		Header:                 res.Header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	input.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), input); err != nil {
+		s.t.Errorf("%s %s: response %d does not match openapi.json: %v\n%s", req.Method, req.URL, res.StatusCode, err, body)
+	}
+}
+
+type restPage struct {
+	Data []map[string]any `json:"data"`
+	Meta struct {
+		HasMore    bool    `json:"has_more"`
+		NextCursor *string `json:"next_cursor"`
+	} `json:"meta"`
+}
+
+func (s *testServer) restPage(query, cookie string) restPage {
+	s.t.Helper()
+	res, body := s.restCall(http.MethodGet, query, cookie)
+	if res.StatusCode != http.StatusOK {
+		s.t.Fatalf("GET ?%s: %d %s", query, res.StatusCode, body)
+	}
+	var p restPage
+	if err := json.Unmarshal(body, &p); err != nil {
+		s.t.Fatal(err)
+	}
+	return p
+}
+
+func (p restPage) ids() []int64 {
+	var ids []int64
+	for _, c := range p.Data {
+		ids = append(ids, int64(c["id"].(float64)))
+	}
+	return ids
+}
+
+// TestRESTGolden compares a whole response, byte for byte, with one reviewed by hand. Run
+// `go test -run TestRESTGolden -update .` to rewrite it after a deliberate change.
+func TestRESTGolden(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 2, Conversations: 3, Messages: 3, Seed: 42})
+	_, body := s.restCall(http.MethodGet, "limit=2", s.session(1))
+	const golden = "rest/testdata/vendor-conversations.golden.json"
+	if *updateGolden {
+		if err := os.WriteFile(golden, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(body, want) {
+		t.Fatalf("response differs from %s:\n got %s\nwant %s", golden, body, want)
+	}
+}
+
+// keyTree lists an object's keys in order, recursively; an array stands for its first element.
+func keyTree(t *testing.T, raw json.RawMessage) any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	tok, err := dec.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch tok {
+	case json.Delim('{'):
+		var m map[string]json.RawMessage
+		_ = json.Unmarshal(raw, &m)
+		var tree []any
+		for dec.More() {
+			k, _ := dec.Token()
+			var skip json.RawMessage
+			_ = dec.Decode(&skip)
+			tree = append(tree, k, keyTree(t, m[k.(string)]))
+		}
+		return tree
+	case json.Delim('['):
+		var a []json.RawMessage
+		_ = json.Unmarshal(raw, &a)
+		if len(a) == 0 {
+			return "[]"
+		}
+		return []any{keyTree(t, a[0])}
+	default:
+		return nil // a scalar or null: only keys are compared
+	}
+}
+
+func TestRESTKeysFollowTheContract(t *testing.T) {
+	t.Parallel()
+	example, err := os.ReadFile("rest/testdata/contract-example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The copy must be the contract's own, where shared/ is beside the repository (as in CI).
+	if contract, err := os.ReadFile("../shared/contract/vendor-conversations.example.json"); err == nil && !bytes.Equal(contract, example) {
+		t.Fatal("rest/testdata/contract-example.json differs from ../shared/contract/vendor-conversations.example.json; copy it again")
+	}
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 10, Messages: 2, Seed: 4})
+	_, body := s.restCall(http.MethodGet, "limit=10", s.session(1))
+	// Compare with a conversation whose every nested value is present, as in the example.
+	var page struct {
+		Data []json.RawMessage `json:"data"`
+		Meta json.RawMessage   `json:"meta"`
+	}
+	_ = json.Unmarshal(body, &page)
+	var full json.RawMessage
+	for _, c := range page.Data {
+		var probe struct {
+			LastMessage *json.RawMessage `json:"last_message"`
+			Product     struct{ Images []any }
+		}
+		_ = json.Unmarshal(c, &probe)
+		if probe.LastMessage != nil && len(probe.Product.Images) > 0 {
+			full = c
+			break
+		}
+	}
+	if full == nil {
+		t.Fatal("no seeded conversation has both a last message and images")
+	}
+	got, _ := json.Marshal(keyTree(t, json.RawMessage(`{"data":[`+string(full)+`],"meta":`+string(page.Meta)+`}`)))
+	want, _ := json.Marshal(keyTree(t, example))
+	if string(got) != string(want) {
+		t.Fatalf("keys differ from the contract:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestRESTAndGraphQLAgree reads the same page both ways and compares every value.
+func TestRESTAndGraphQLAgree(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 2, Conversations: 15, Messages: 4, Seed: 8})
+	cookie := s.session(1)
+	rp := s.restPage("limit=15", cookie)
+	gp := s.page(cookie, map[string]any{"first": 15})
+	if len(rp.Data) != 15 || len(gp.VendorConversations.Edges) != 15 {
+		t.Fatalf("%d REST and %d GraphQL conversations, want 15 each", len(rp.Data), len(gp.VendorConversations.Edges))
+	}
+	for i, e := range gp.VendorConversations.Edges {
+		got, _ := json.Marshal(rp.Data[i])
+		want, _ := json.Marshal(graphQLToREST(e.Node))
+		if string(got) != string(want) {
+			t.Errorf("conversation %d:\nREST    %s\nGraphQL %s", i, got, want)
+		}
+	}
+}
+
+// graphQLToREST renames a GraphQL value's keys as REST spells them: databaseId becomes id,
+// global ids and nested objects that REST flattens (sender) become their database ids.
+func graphQLToREST(v any) any {
+	switch v := v.(type) {
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = graphQLToREST(e)
+		}
+		return out
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range v {
+			switch k {
+			case "id", "conversationId":
+				continue // global ids; REST has database ids
+			case "databaseId":
+				out["id"] = e
+			case "sender":
+				out["sender_id"] = e.(map[string]any)["databaseId"]
+			default:
+				out[snake(k)] = graphQLToREST(e)
+			}
+		}
+		if product, ok := out["product"].(map[string]any); ok {
+			out["product_id"] = product["id"]
+		}
+		if msg, ok := out["last_message"].(map[string]any); ok {
+			msg["conversation_id"] = out["id"]
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+func snake(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func TestRESTErrors(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
+	cookie := s.session(1)
+	expired := s.session(1)
+	s.db.Exec("UPDATE sessions SET created_at = now() - interval '2 days', expires_at = now() - interval '1 second' WHERE id_hash = sha256(?::bytea)", expired)
+	valid := *s.restPage("limit=1", cookie).Meta.NextCursor
+	tampered := valid[:5] + string(valid[5]^1) + valid[6:]
+	tests := []struct {
+		name, method, query, cookie string
+		status                      int
+		code                        string
+	}{
+		{"limit 0", "GET", "limit=0", cookie, 400, "invalid_limit"},
+		{"limit 101", "GET", "limit=101", cookie, 400, "invalid_limit"},
+		{"negative limit", "GET", "limit=-3", cookie, 400, "invalid_limit"},
+		{"limit not an integer", "GET", "limit=abc", cookie, 400, "invalid_limit"},
+		{"fractional limit", "GET", "limit=2.0", cookie, 400, "invalid_limit"},
+		{"malformed cursor", "GET", "cursor=abc", cookie, 400, "invalid_cursor"},
+		{"tampered cursor", "GET", "cursor=" + tampered, cookie, 400, "invalid_cursor"},
+		{"repeated limit", "GET", "limit=5&limit=5", cookie, 400, "invalid_parameter"},
+		{"repeated cursor", "GET", "cursor=" + valid + "&cursor=" + valid, cookie, 400, "invalid_parameter"},
+		{"broken query string", "GET", "limit=%zz", cookie, 400, "invalid_query"},
+		{"no cookie", "GET", "", "", 401, "unauthenticated"},
+		{"unknown session", "GET", "", "bm90LWEtc2Vzc2lvbg", 401, "unauthenticated"},
+		{"expired session", "GET", "", expired, 401, "unauthenticated"},
+		{"no cookie beats a bad limit", "GET", "limit=0", "", 401, "unauthenticated"},
+		{"POST", "POST", "", cookie, 405, "method_not_allowed"},
+		{"PUT", "PUT", "", cookie, 405, "method_not_allowed"},
+		{"DELETE", "DELETE", "", cookie, 405, "method_not_allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := s.restCall(tt.method, tt.query, tt.cookie)
+			var e struct {
+				Error struct{ Code, Message string }
+			}
+			if err := json.Unmarshal(body, &e); err != nil {
+				t.Fatalf("body %s: %v", body, err)
+			}
+			if res.StatusCode != tt.status || e.Error.Code != tt.code || e.Error.Message == "" {
+				t.Fatalf("%d %s, want %d %s", res.StatusCode, body, tt.status, tt.code)
+			}
+			if tt.status == 405 && res.Header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("Allow = %q, want \"GET, HEAD\"", res.Header.Get("Allow"))
+			}
+		})
+	}
+}
+
+func TestRESTPaginatesToTheEnd(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 2, Conversations: 130, Messages: 1, Seed: 6})
+	cookie := s.session(1)
+	want := s.inboxOrder(1)
+	for _, size := range []int{1, 7, 20, 100} {
+		t.Run(fmt.Sprintf("limit %d", size), func(t *testing.T) {
+			var got []int64
+			query := fmt.Sprintf("limit=%d", size)
+			for {
+				p := s.restPage(query, cookie)
+				got = append(got, p.ids()...)
+				if len(p.Data) > size || p.Meta.HasMore != (p.Meta.NextCursor != nil) {
+					t.Fatalf("page of %d with has_more %v, next_cursor %v", len(p.Data), p.Meta.HasMore, p.Meta.NextCursor)
+				}
+				if !p.Meta.HasMore {
+					break
+				}
+				query = fmt.Sprintf("limit=%d&cursor=%s", size, url.QueryEscape(*p.Meta.NextCursor))
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("ids = %v\nwant %v", got, want)
+			}
+		})
+	}
+	t.Run("cursors are interchangeable with GraphQL", func(t *testing.T) {
+		rp := s.restPage("limit=5", cookie)
+		gp := s.page(cookie, map[string]any{"first": 5, "after": *rp.Meta.NextCursor})
+		if !slices.Equal(gp.ids(), want[5:10]) {
+			t.Fatalf("GraphQL after REST's next_cursor = %v, want %v", gp.ids(), want[5:10])
+		}
+		rp = s.restPage("limit=5&cursor="+*gp.VendorConversations.PageInfo.EndCursor, cookie)
+		if !slices.Equal(rp.ids(), want[10:15]) {
+			t.Fatalf("REST after GraphQL's endCursor = %v, want %v", rp.ids(), want[10:15])
+		}
+	})
+	t.Run("statements do not grow with the page", func(t *testing.T) {
+		for _, size := range []int{1, 20, 100} {
+			before := s.statements()
+			s.restPage(fmt.Sprintf("limit=%d", size), cookie)
+			if got := s.statements() - before; got != 7 {
+				t.Errorf("limit=%d: %d statements, want 7", size, got)
+			}
+		}
+	})
+}
+
+func TestOpenAPIIsServed(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 0, Messages: 0, Seed: 1})
+	res, err := http.Get(s.url + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json; charset=utf-8" || !bytes.Equal(body, rest.OpenAPI) {
+		t.Fatalf("GET /openapi.json: %d %q, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(body))
 	}
 }

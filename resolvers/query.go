@@ -99,8 +99,7 @@ func collect[V interface {
 }
 
 func (r queryResolver) VendorConversations(ctx context.Context, first *int, after *string, last *int, before *string) (*graph.ConversationConnection, error) {
-	viewer, err := models.RequireViewer(ctx)
-	if err != nil {
+	if _, err := models.RequireViewer(ctx); err != nil {
 		return nil, err
 	}
 	args := models.PageArgs{First: first, Last: last}
@@ -118,11 +117,8 @@ func (r queryResolver) VendorConversations(ctx context.Context, first *int, afte
 		}
 		*c.key = &k
 	}
-	page, err := r.Store.VendorConversations(ctx, viewer.ID, args)
+	page, err := loaders.For(ctx).VendorInbox(ctx, args, requestedConversationFields(ctx))
 	if err != nil {
-		return nil, err
-	}
-	if err := loaders.For(ctx).PrefetchConversations(ctx, page.Items, requestedConversationFields(ctx)); err != nil {
 		return nil, err
 	}
 	conn := &graph.ConversationConnection{

@@ -19,6 +19,9 @@ import (
 
 // Loaders holds the request's loaders, one per lookup.
 type Loaders struct {
+	store    *models.Store
+	viewerID int64
+
 	UserByID                     *Loader[int64, *models.User]
 	ProductByID                  *Loader[int64, *models.Product]
 	ImagesByProductID            *Loader[int64, []*models.ProductImage]
@@ -35,7 +38,7 @@ const batchWait = time.Millisecond
 
 // New returns loaders reading store on behalf of viewerID (0 for an anonymous request).
 func New(store *models.Store, viewerID int64) *Loaders {
-	l := &Loaders{}
+	l := &Loaders{store: store, viewerID: viewerID}
 	l.UserByID = newLoader(one(store.UsersByID, func(u *models.User) int64 { return u.ID }))
 	l.ProductByID = newLoader(one(store.ProductsByID, func(p *models.Product) int64 { return p.ID }))
 	l.ImagesByProductID = newLoader(many(store.ImagesByProductID,

@@ -23,6 +23,18 @@ var AllConversationFields = ConversationFields{
 	LastMessage: true, MessageSender: true, UnreadCount: true,
 }
 
+// VendorInbox returns a page of the viewer's conversations as a seller (see
+// models.Store.VendorConversations) with the nested data f asks for already loaded. It is the
+// one data path of the inbox: GraphQL and REST both read it, then read the nested fields from
+// the loaders.
+func (l *Loaders) VendorInbox(ctx context.Context, args models.PageArgs, f ConversationFields) (models.Page[*models.Conversation], error) {
+	page, err := l.store.VendorConversations(ctx, l.viewerID, args)
+	if err != nil {
+		return page, err
+	}
+	return page, l.PrefetchConversations(ctx, page.Items, f)
+}
+
 // PrefetchConversations loads the requested nested data of convs with one query per kind,
 // whatever len(convs) is, and primes the loaders with it.
 func (l *Loaders) PrefetchConversations(ctx context.Context, convs []*models.Conversation, f ConversationFields) error {
