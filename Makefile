@@ -29,6 +29,8 @@ generate-check: generate
 		echo "graph/ is stale: run 'make generate' and commit the result"; git status --short -- graph; \
 		git --no-pager diff --stat -- graph; exit 1; fi
 
+# The whole suite runs on each database the service supports.
 unit:
 	@pg_isready -q -d "$(TEST_DATABASE_URL)" || { echo "PostgreSQL is not reachable at $(TEST_DATABASE_URL): the tests need it (set TEST_DATABASE_URL)"; exit 1; }
-	$(GO) test -race -count=1 ./...
+	TEST_DB=sqlite $(GO) test -race -count=1 ./...
+	TEST_DB=postgres $(GO) test -race -count=1 ./...

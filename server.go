@@ -21,10 +21,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,9 +64,11 @@ func main() {
 // config is the service's configuration, read from the environment.
 type config struct {
 	Addr         string // ADDR
-	DatabaseURL  string // DATABASE_URL
+	DatabaseURL  string // DATABASE_URL; empty means the embedded SQLite file in DataDir
+	DataDir      string // DATA_DIR
 	CursorSecret string // CURSOR_SECRET
 	AutoMigrate  bool   // AUTO_MIGRATE
+	Demo         bool   // DEMO: seed an empty database and print a vendor's session at start
 }
 
 // devCursorSecret signs cursors when CURSOR_SECRET is unset. Cursors only ever position a
@@ -74,24 +79,38 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg := config{
 		Addr:         getenv("ADDR"),
 		DatabaseURL:  getenv("DATABASE_URL"),
+		DataDir:      getenv("DATA_DIR"),
 		CursorSecret: getenv("CURSOR_SECRET"),
-		AutoMigrate:  true,
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = ":8080"
 	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "data"
+	}
 	if cfg.CursorSecret == "" {
 		cfg.CursorSecret = devCursorSecret
 	}
-	if v := getenv("AUTO_MIGRATE"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return config{}, fmt.Errorf("AUTO_MIGRATE must be true or false, not %q", v)
-		}
-		cfg.AutoMigrate = b
+	embedded := cfg.DatabaseURL == ""
+	if embedded {
+		cfg.DatabaseURL = "sqlite:" + filepath.Join(cfg.DataDir, "partizap.db")
 	}
-	if cfg.DatabaseURL == "" {
-		return config{}, errors.New("DATABASE_URL is not set: point it at PostgreSQL, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+	for _, b := range []struct {
+		name string
+		dst  *bool
+		def  bool
+	}{
+		{"AUTO_MIGRATE", &cfg.AutoMigrate, true},
+		{"DEMO", &cfg.Demo, embedded},
+	} {
+		*b.dst = b.def
+		if v := getenv(b.name); v != "" {
+			parsed, err := strconv.ParseBool(v)
+			if err != nil {
+				return config{}, fmt.Errorf("%s must be true or false, not %q", b.name, v)
+			}
+			*b.dst = parsed
+		}
 	}
 	return cfg, nil
 }
@@ -131,7 +150,69 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return err
 		}
 	}
-	return a.serve(ctx, cfg.Addr)
+	listener, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	if err := a.greet(ctx, cfg, listener.Addr(), os.Stderr); err != nil {
+		listener.Close()
+		return err
+	}
+	return a.serve(ctx, listener)
+}
+
+// demoSeed is the demo data of a first start: small enough to load in a blink, large enough
+// to page through.
+var demoSeed = seed.Options{Vendors: 5, Conversations: 30, Messages: 8, Seed: 1}
+
+// greet says in a few lines where the service listens, on which database, and, in demo mode,
+// how to sign in (seeding an empty database first).
+func (a *app) greet(ctx context.Context, cfg config, addr net.Addr, w io.Writer) error {
+	base := "http://" + displayAddr(addr)
+	fmt.Fprintf(w, "Partizap vendor inbox listening on %s\n", base)
+	fmt.Fprintf(w, "  database:   %s\n", describeDatabase(cfg.DatabaseURL))
+	fmt.Fprintf(w, "  playground: %s/playground\n", base)
+	if !cfg.Demo {
+		return nil
+	}
+	if _, err := seed.Seed(ctx, a.db, demoSeed); err == nil {
+		fmt.Fprintf(w, "  demo data:  seeded %d vendors with %d conversations each\n", demoSeed.Vendors, demoSeed.Conversations)
+	} else if !errors.Is(err, seed.ErrNotEmpty) {
+		return fmt.Errorf("seed demo data: %w", err)
+	}
+	vendor, n, err := a.store.BusiestVendor(ctx)
+	if err != nil || vendor == nil {
+		return err
+	}
+	session, err := a.store.CreateSession(ctx, vendor.ID, demoSessionTTL)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  session:    %s=%s  (vendor %d «%s», %d conversations; valid %s)\n",
+		models.SessionCookie, session, vendor.ID, vendor.DisplayName, n, demoSessionTTL)
+	fmt.Fprintf(w, "  try:        curl -s '%s/vendor/conversations?limit=2' --cookie '%s=%s'\n", base, models.SessionCookie, session)
+	return nil
+}
+
+const demoSessionTTL = 30 * 24 * time.Hour
+
+// displayAddr turns a listening address into one a browser can open.
+func displayAddr(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() || ip.IsLoopback() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func describeDatabase(databaseURL string) string {
+	if path, ok := strings.CutPrefix(databaseURL, "sqlite:"); ok {
+		return "SQLite " + path + " (embedded; set DATABASE_URL=postgres://… for PostgreSQL)"
+	}
+	return "PostgreSQL " + models.RedactURL(databaseURL)
 }
 
 // app holds what every command shares: the database, the queries and the metrics.
@@ -144,7 +225,10 @@ type app struct {
 }
 
 func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
-	db, err := models.Open(ctx, cfg.DatabaseURL)
+	// Fail fast on an unreachable server rather than wait for the OS to give up.
+	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db, err := models.Open(openCtx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -220,9 +304,8 @@ func (a *app) session(ctx context.Context, args []string, stdout io.Writer) erro
 	return err
 }
 
-func (a *app) serve(ctx context.Context, addr string) error {
+func (a *app) serve(ctx context.Context, listener net.Listener) error {
 	srv := &http.Server{
-		Addr:              addr,
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -231,8 +314,7 @@ func (a *app) serve(ctx context.Context, addr string) error {
 		MaxHeaderBytes:    64 << 10,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	a.logger.Info("listening", "addr", addr, "graphql", "/graphql", "playground", "/playground", "metrics", "/metrics")
+	go func() { errc <- srv.Serve(listener) }()
 	select {
 	case err := <-errc:
 		return err

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -315,78 +317,81 @@ func TestConversationFieldsMatchTheirRows(t *testing.T) {
 	}
 }
 
-// expectedConversation builds the GraphQL node of conversation id from its rows.
+// expectedConversation builds the GraphQL node of conversation id from its rows, read with
+// plain SQL statements of its own rather than the service's queries.
 func (s *testServer) expectedConversation(viewerID, id int64) map[string]any {
 	s.t.Helper()
-	row := func(query string, args ...any) map[string]any {
-		var m map[string]any
-		if err := s.db.Raw(query, args...).Take(&m).Error; err != nil {
-			s.t.Fatalf("%s: %v", query, err)
+	must := func(err error) {
+		s.t.Helper()
+		if err != nil {
+			s.t.Fatal(err)
 		}
-		return m
 	}
-	rows := func(query string, args ...any) []map[string]any {
-		var ms []map[string]any
-		if err := s.db.Raw(query, args...).Find(&ms).Error; err != nil {
-			s.t.Fatalf("%s: %v", query, err)
-		}
-		return ms
-	}
-	ts := func(v any) any {
-		if v == nil {
-			return nil
-		}
-		return v.(time.Time).UTC().Format(time.RFC3339Nano)
-	}
-	user := func(u map[string]any) map[string]any {
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	const userColumns = "u.id, u.display_name, u.avatar_url, u.city_id, CAST(u.rating AS TEXT) AS rating, u.reviews_count, u.products_count, u.created_at"
+	user := func(u models.User) map[string]any {
 		return map[string]any{
-			"id": resolvers.GlobalID("User", u["id"].(int64)), "databaseId": u["id"], "displayName": u["display_name"],
-			"avatarUrl": u["avatar_url"], "cityId": u["city_id"], "rating": u["rating"], "reviewsCount": u["reviews_count"],
-			"productsCount": u["products_count"], "createdAt": ts(u["created_at"]),
+			"id": resolvers.GlobalID("User", u.ID), "databaseId": u.ID, "displayName": u.DisplayName,
+			"avatarUrl": u.AvatarURL, "cityId": u.CityID, "rating": u.Rating, "reviewsCount": u.ReviewsCount,
+			"productsCount": u.ProductsCount, "createdAt": ts(u.CreatedAt),
 		}
 	}
-	const userColumns = "u.id, u.display_name, u.avatar_url, u.city_id, u.rating::text AS rating, u.reviews_count, u.products_count, u.created_at"
-	c := row("SELECT * FROM conversations WHERE id = ?", id)
-	p := row("SELECT * FROM products WHERE id = ?", c["product_id"])
-	var images []any
-	for _, im := range rows("SELECT * FROM product_images WHERE product_id = ? ORDER BY sort_order, id", p["id"]) {
-		images = append(images, map[string]any{
-			"databaseId": im["id"], "thumbnailWebp": im["thumbnail_webp"], "thumbnailJpeg": im["thumbnail_jpeg"],
-			"mediumWebp": im["medium_webp"], "mediumJpeg": im["medium_jpeg"], "largeWebp": im["large_webp"],
-			"largeJpeg": im["large_jpeg"], "status": im["status"], "isPrimary": im["is_primary"], "sortOrder": im["sort_order"],
+	userByID := func(id int64) map[string]any {
+		var u models.User
+		must(s.db.Raw("SELECT "+userColumns+" FROM users u WHERE u.id = ?", id).Scan(&u).Error)
+		return user(u)
+	}
+	var c models.Conversation
+	var p models.Product
+	var images []models.ProductImage
+	var participants []models.User
+	var last []models.Message
+	var unread int64
+	must(s.db.Raw("SELECT * FROM conversations WHERE id = ?", id).Scan(&c).Error)
+	must(s.db.Raw("SELECT * FROM products WHERE id = ?", c.ProductID).Scan(&p).Error)
+	must(s.db.Raw("SELECT * FROM product_images WHERE product_id = ? ORDER BY sort_order, id", p.ID).Scan(&images).Error)
+	must(s.db.Raw("SELECT "+userColumns+" FROM conversation_participants p JOIN users u ON u.id = p.user_id WHERE p.conversation_id = ? ORDER BY p.joined_at, p.user_id", id).Scan(&participants).Error)
+	must(s.db.Raw("SELECT * FROM messages WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", id).Scan(&last).Error)
+	must(s.db.Raw("SELECT count(*) FROM messages WHERE conversation_id = ? AND sender_id <> ? AND NOT is_read", id, viewerID).Scan(&unread).Error)
+
+	imageList := []any{}
+	for _, im := range images {
+		imageList = append(imageList, map[string]any{
+			"databaseId": im.ID, "thumbnailWebp": im.ThumbnailWebp, "thumbnailJpeg": im.ThumbnailJpeg,
+			"mediumWebp": im.MediumWebp, "mediumJpeg": im.MediumJpeg, "largeWebp": im.LargeWebp,
+			"largeJpeg": im.LargeJpeg, "status": im.Status, "isPrimary": im.IsPrimary, "sortOrder": im.SortOrder,
 		})
 	}
-	if images == nil {
-		images = []any{}
+	participantList := []any{}
+	for _, u := range participants {
+		participantList = append(participantList, user(u))
 	}
-	var participants []any
-	for _, u := range rows("SELECT "+userColumns+" FROM conversation_participants p JOIN users u ON u.id = p.user_id WHERE p.conversation_id = ? ORDER BY p.joined_at, p.user_id", id) {
-		participants = append(participants, user(u))
-	}
-	var last any
-	if ms := rows("SELECT * FROM messages WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", id); len(ms) == 1 {
-		m := ms[0]
-		last = map[string]any{
-			"id": resolvers.GlobalID("Message", m["id"].(int64)), "databaseId": m["id"],
-			"conversationId": resolvers.GlobalID("Conversation", id), "text": m["text"], "imageUrl": m["image_url"],
-			"isRead": m["is_read"], "isDelivered": m["is_delivered"], "createdAt": ts(m["created_at"]),
-			"sender": user(row("SELECT "+userColumns+" FROM users u WHERE id = ?", m["sender_id"])),
+	var lastMessage any
+	if len(last) == 1 {
+		m := last[0]
+		lastMessage = map[string]any{
+			"id": resolvers.GlobalID("Message", m.ID), "databaseId": m.ID,
+			"conversationId": resolvers.GlobalID("Conversation", id), "text": m.Text, "imageUrl": m.ImageURL,
+			"isRead": m.IsRead, "isDelivered": m.IsDelivered, "createdAt": ts(m.CreatedAt),
+			"sender": userByID(m.SenderID),
 		}
 	}
-	var unread int64
-	s.db.Raw("SELECT count(*) FROM messages WHERE conversation_id = ? AND sender_id <> ? AND NOT is_read", id, viewerID).Scan(&unread)
+	var publishedAt any
+	if p.PublishedAt != nil {
+		publishedAt = ts(*p.PublishedAt)
+	}
 	want := map[string]any{
 		"id": resolvers.GlobalID("Conversation", id), "databaseId": id,
-		"createdAt": ts(c["created_at"]), "updatedAt": ts(c["updated_at"]), "unreadCount": unread,
+		"createdAt": ts(c.CreatedAt), "updatedAt": ts(c.UpdatedAt), "unreadCount": unread,
 		"product": map[string]any{
-			"id": resolvers.GlobalID("Product", p["id"].(int64)), "databaseId": p["id"], "title": p["title"],
-			"price": p["price"], "steering": p["steering"], "cityId": p["city_id"], "regionId": p["region_id"],
-			"districtId": p["district_id"], "metroStationId": p["metro_station_id"], "metroDistanceM": p["metro_distance_m"],
-			"addressId": p["address_id"], "publishedAt": ts(p["published_at"]), "images": images,
-			"seller": user(row("SELECT "+userColumns+" FROM users u WHERE id = ?", p["seller_id"])),
+			"id": resolvers.GlobalID("Product", p.ID), "databaseId": p.ID, "title": p.Title,
+			"price": p.Price, "steering": p.Steering, "cityId": p.CityID, "regionId": p.RegionID,
+			"districtId": p.DistrictID, "metroStationId": p.MetroStationID, "metroDistanceM": p.MetroDistanceM,
+			"addressId": p.AddressID, "publishedAt": publishedAt, "images": imageList,
+			"seller": userByID(p.SellerID),
 		},
-		"participants": participants,
-		"lastMessage":  last,
+		"participants": participantList,
+		"lastMessage":  lastMessage,
 	}
 	// Round-trip through JSON so numbers compare as the response's do.
 	raw, _ := json.Marshal(want)
@@ -400,12 +405,12 @@ func TestSignedOutRequestsGetNoVendorData(t *testing.T) {
 	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
 	vendor := s.seed.BusiestVendorID
 	expired := s.session(vendor)
-	s.db.Exec("UPDATE sessions SET created_at = now() - interval '2 days', expires_at = now() - interval '1 second' WHERE id_hash = sha256(?::bytea)", expired)
+	dbtest.ExpireSession(t, s.db, expired)
 	tests := []struct{ name, cookie string }{
 		{"no cookie", ""},
 		{"unknown session", "c2Vzc2lvbi10aGF0LW5ldmVyLWV4aXN0ZWQ"},
 		{"expired session", expired},
-		{"garbage", "'; DROP TABLE sessions; --"},
+		{"hostile", "%27%20OR%201%3D1%20--"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -437,8 +442,8 @@ func TestVendorSeesOnlyTheirOwnConversations(t *testing.T) {
 	s.db.Raw("SELECT c.id AS conv, (SELECT max(id) FROM messages WHERE conversation_id = c.id) AS msg, c.product_id AS product FROM conversations c WHERE seller_id = 1 ORDER BY id LIMIT 1").Scan(&theirs)
 	s.db.Raw("SELECT c.id AS conv, (SELECT max(id) FROM messages WHERE conversation_id = c.id) AS msg, c.product_id AS product FROM conversations c WHERE seller_id = 2 ORDER BY id LIMIT 1").Scan(&mine)
 	// A draft of the other vendor must stay hidden; a published product is public.
-	s.db.Exec("UPDATE products SET published_at = NULL WHERE id = ?", theirs.Product)
-	s.db.Exec("UPDATE products SET published_at = now() WHERE id = ?", mine.Product)
+	s.db.Model(&models.Product{}).Where("id = ?", theirs.Product).Update("published_at", nil)
+	s.db.Model(&models.Product{}).Where("id = ?", mine.Product).Update("published_at", time.Now().UTC())
 	cookie := s.session(2)
 
 	p := s.page(cookie, map[string]any{"first": 100})
@@ -848,7 +853,7 @@ func TestRESTErrors(t *testing.T) {
 	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
 	cookie := s.session(1)
 	expired := s.session(1)
-	s.db.Exec("UPDATE sessions SET created_at = now() - interval '2 days', expires_at = now() - interval '1 second' WHERE id_hash = sha256(?::bytea)", expired)
+	dbtest.ExpireSession(t, s.db, expired)
 	valid := *s.restPage("limit=1", cookie).Meta.NextCursor
 	tampered := valid[:5] + string(valid[5]^1) + valid[6:]
 	tests := []struct {
@@ -951,5 +956,113 @@ func TestOpenAPIIsServed(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json; charset=utf-8" || !bytes.Equal(body, rest.OpenAPI) {
 		t.Fatalf("GET /openapi.json: %d %q, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(body))
+	}
+}
+
+// ---- start-up ----
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    config
+		wantErr string
+	}{
+		{"nothing set: embedded database in demo mode", nil,
+			config{Addr: ":8080", DatabaseURL: "sqlite:data/partizap.db", DataDir: "data", CursorSecret: devCursorSecret, AutoMigrate: true, Demo: true}, ""},
+		{"PostgreSQL: no demo", map[string]string{"DATABASE_URL": "postgres://u@h/db", "ADDR": ":9000", "CURSOR_SECRET": "s"},
+			config{Addr: ":9000", DatabaseURL: "postgres://u@h/db", DataDir: "data", CursorSecret: "s", AutoMigrate: true}, ""},
+		{"data dir and switches", map[string]string{"DATA_DIR": "/var/lib/pz", "AUTO_MIGRATE": "false", "DEMO": "0"},
+			config{Addr: ":8080", DatabaseURL: "sqlite:/var/lib/pz/partizap.db", DataDir: "/var/lib/pz", CursorSecret: devCursorSecret}, ""},
+		{"bad switch", map[string]string{"DEMO": "yes please"}, config{}, `DEMO must be true or false, not "yes please"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := loadConfig(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("loadConfig = %+v, %v\nwant %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestBadDatabaseURLFailsInOneLine runs the real command with databases it cannot use.
+func TestBadDatabaseURLFailsInOneLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, url, want string }{
+		{"unknown scheme", "mysql://root@localhost/db", "DATABASE_URL must start with postgres:// or sqlite:"},
+		{"malformed", "postgres://user:secret@host:notaport/db", "DATABASE_URL is not a valid PostgreSQL URL"},
+		{"unreachable", "postgres://user:secret@127.0.0.1:1/db?connect_timeout=5", "connect to postgres://user:xxxxx@127.0.0.1:1/db?connect_timeout=5: failed to connect"},
+		{"no such database", strings.Replace(dbtest.ServerURL(), "/test?", "/no_such_db_here?", 1), "no_such_db_here"},
+		{"empty sqlite path", "sqlite:", "needs a file path"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"DATABASE_URL": tt.url}
+			err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") || strings.Contains(msg, "secret") {
+				t.Fatalf("error %q: want one line containing %q and no password", msg, tt.want)
+			}
+		})
+	}
+}
+
+// TestFirstStartSeedsAndPrintsAWorkingSession starts on an empty embedded database, as
+// `go run .` does, and follows the printed instructions.
+func TestFirstStartSeedsAndPrintsAWorkingSession(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg, err := loadConfig(func(k string) string { return map[string]string{"DATA_DIR": dir}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	if err := a.migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.handler())
+	defer srv.Close()
+	addr := srv.Listener.Addr()
+	for start := 1; start <= 2; start++ { // the second start keeps the data
+		var out bytes.Buffer
+		if err := a.greet(context.Background(), cfg, addr, &out); err != nil {
+			t.Fatal(err)
+		}
+		greeting := out.String()
+		if seeded := strings.Contains(greeting, "demo data:  seeded"); seeded != (start == 1) {
+			t.Fatalf("start %d: seeded = %v:\n%s", start, seeded, greeting)
+		}
+		port := addr.(*net.TCPAddr).Port
+		for _, want := range []string{
+			fmt.Sprintf("listening on http://localhost:%d\n", port),
+			"database:   SQLite " + filepath.Join(dir, "partizap.db"),
+			fmt.Sprintf("playground: http://localhost:%d/playground\n", port),
+			"(vendor 1 «", ", 30 conversations; valid 720h0m0s)",
+		} {
+			if !strings.Contains(greeting, want) {
+				t.Fatalf("start %d: greeting lacks %q:\n%s", start, want, greeting)
+			}
+		}
+		_, cookie, _ := strings.Cut(greeting, models.SessionCookie+"=")
+		cookie, _, _ = strings.Cut(cookie, " ")
+		s := &testServer{t: t, url: srv.URL}
+		if p := s.restPage("limit=2", cookie); len(p.Data) != 2 || !p.Meta.HasMore {
+			t.Fatalf("start %d: the printed session got %d conversations", start, len(p.Data))
+		}
 	}
 }

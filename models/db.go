@@ -5,38 +5,113 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 )
 
-// Open connects to the PostgreSQL database at dsn (a postgres:// URL) and checks it answers.
-func Open(ctx context.Context, dsn string) (*gorm.DB, error) {
-	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{
+// Database dialects the service runs on.
+const (
+	Postgres = "postgres"
+	SQLite   = "sqlite"
+)
+
+// Open connects to the database a URL names and checks that it answers:
+//
+//	postgres://user:password@host:port/db?sslmode=disable   PostgreSQL (postgresql:// too)
+//	sqlite:path/to/file.db                                  an embedded SQLite file, created if missing
+//
+// Errors are one line and never contain the password.
+func Open(ctx context.Context, databaseURL string) (*gorm.DB, error) {
+	dialector, err := dialectorFor(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true, // single statements need no BEGIN/COMMIT round trips
-		NowFunc:                func() time.Time { return time.Now().UTC() },
+		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
 		TranslateError:         true,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+	if err != nil { // PostgreSQL's dialector connects here already
+		return nil, fmt.Errorf("connect to %s: %s", RedactURL(databaseURL), oneLine(err))
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, fmt.Errorf("open %s: %s", RedactURL(databaseURL), oneLine(err))
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = sqlDB.Close()
-		return nil, fmt.Errorf("connect to database: %w", err)
+		return nil, fmt.Errorf("connect to %s: %s", RedactURL(databaseURL), oneLine(err))
 	}
 	return db, nil
+}
+
+func dialectorFor(databaseURL string) (gorm.Dialector, error) {
+	switch {
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		if _, err := pgx.ParseConfig(databaseURL); err != nil {
+			return nil, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL URL (%s): %s", RedactURL(databaseURL), oneLine(err))
+		}
+		return postgres.Open(databaseURL), nil
+	case strings.HasPrefix(databaseURL, "sqlite:"):
+		path := strings.TrimPrefix(databaseURL, "sqlite:")
+		if path == "" {
+			return nil, errors.New("DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/partizap.db")
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("create the directory of %s: %w", path, err)
+			}
+		}
+		// Foreign keys are off in SQLite unless asked for; WAL lets readers run beside the
+		// writer; a busy writer is waited for rather than failed; writes take the lock upfront.
+		dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		return sqlite.Open(dsn), nil
+	default:
+		return nil, fmt.Errorf("DATABASE_URL must start with postgres:// or sqlite:, got %q", RedactURL(databaseURL))
+	}
+}
+
+// Dialect returns Postgres or SQLite.
+func Dialect(db *gorm.DB) string {
+	if db.Dialector.Name() == "sqlite" {
+		return SQLite
+	}
+	return Postgres
+}
+
+// RedactURL returns a database URL fit for logs: without its password.
+func RedactURL(databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.User == nil {
+		if err != nil && strings.Contains(databaseURL, "@") {
+			return "(unparseable URL)"
+		}
+		return databaseURL
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// oneLine folds a multi-line driver error into one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 // CountStatements calls count once for every SQL statement db executes, so that the number of
@@ -65,7 +140,9 @@ func CountStatements(db *gorm.DB, count func()) error {
 	return nil
 }
 
-//go:embed migrations/*.sql
+// Each dialect has its own migrations, with the same versions and the same meaning.
+//
+//go:embed migrations/postgres/*.sql migrations/sqlite/*.sql
 var migrationFiles embed.FS
 
 type migration struct {
@@ -75,14 +152,15 @@ type migration struct {
 	SQL      string
 }
 
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+func loadMigrations(dialect string) ([]migration, error) {
+	dir := "migrations/" + dialect + "/"
+	names, err := fs.Glob(migrationFiles, dir+"*.sql")
 	if err != nil {
 		return nil, err
 	}
 	var ms []migration
 	for _, path := range names {
-		name := strings.TrimSuffix(strings.TrimPrefix(path, "migrations/"), ".sql")
+		name := strings.TrimSuffix(strings.TrimPrefix(path, dir), ".sql")
 		prefix, _, ok := strings.Cut(name, "_")
 		version, err := strconv.Atoi(prefix)
 		if !ok || err != nil || version <= 0 {
@@ -115,24 +193,29 @@ func (appliedMigration) TableName() string { return "schema_migrations" }
 
 // Migrate applies the embedded migrations not yet applied, all in one transaction (all or
 // nothing), and returns the names of those it applied. It is safe to run concurrently (an advisory lock
-// serialises instances) and again (applied versions are skipped). It refuses to run when an
-// applied migration's file has changed: migrations are append-only.
+// serialises instances: an advisory lock in PostgreSQL, the write lock in SQLite) and again
+// (applied versions are skipped). It refuses to run when an applied migration's file has
+// changed: migrations are append-only.
 func Migrate(ctx context.Context, db *gorm.DB) ([]string, error) {
-	ms, err := loadMigrations()
+	dialect := Dialect(db)
+	ms, err := loadMigrations(dialect)
 	if err != nil {
 		return nil, err
 	}
 	var applied []string
 	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// Transaction-scoped, so a crash cannot leave it held. The key is arbitrary but fixed.
-		if err := tx.Exec("SELECT pg_advisory_xact_lock(8127364501)").Error; err != nil {
-			return err
+		if dialect == Postgres {
+			// Transaction-scoped, so a crash cannot leave it held. The key is arbitrary but fixed.
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(8127364501)").Error; err != nil {
+				return err
+			}
 		}
+		timestamp := map[string]string{Postgres: "timestamptz", SQLite: "datetime"}[dialect]
 		if err := tx.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-			version    integer     PRIMARY KEY,
-			name       text        NOT NULL,
-			checksum   text        NOT NULL,
-			applied_at timestamptz NOT NULL DEFAULT now())`).Error; err != nil {
+			version    integer NOT NULL PRIMARY KEY,
+			name       text    NOT NULL,
+			checksum   text    NOT NULL,
+			applied_at ` + timestamp + ` NOT NULL)`).Error; err != nil {
 			return err
 		}
 		var done []appliedMigration

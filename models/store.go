@@ -263,6 +263,25 @@ func (s *Store) visibleConversationIDs(viewerID int64, ids []int64) *gorm.DB {
 		Where("user_id = ? AND conversation_id IN ?", viewerID, ids)
 }
 
+// BusiestVendor returns the user selling in the most conversations (ties to the lowest id)
+// and how many, or nil when there is no conversation: the demo's natural first login.
+func (s *Store) BusiestVendor(ctx context.Context) (*User, int, error) {
+	var top []struct {
+		SellerID int64
+		N        int
+	}
+	err := s.db.WithContext(ctx).Model(&Conversation{}).Select("seller_id, count(*) AS n").
+		Group("seller_id").Order("n DESC, seller_id").Limit(1).Scan(&top).Error
+	if err != nil || len(top) == 0 {
+		return nil, 0, err
+	}
+	users, err := s.UsersByID(ctx, []int64{top[0].SellerID})
+	if err != nil || len(users) == 0 {
+		return nil, 0, err
+	}
+	return users[0], top[0].N, nil
+}
+
 // SessionCookie is the name of the cookie that carries a session id.
 const SessionCookie = "PARTIZAP_SESSION"
 

@@ -1,14 +1,17 @@
-// Package dbtest gives each test its own freshly migrated PostgreSQL database, so tests can run
-// in parallel and never see each other's rows. PostgreSQL is required: when it cannot be
-// reached the test fails, it never skips.
+// Package dbtest gives each test its own freshly migrated database, so tests can run in
+// parallel and never see each other's rows. TEST_DB picks the dialect: "postgres" (the
+// default) or "sqlite"; `make test` runs the suite once with each. PostgreSQL is required when
+// chosen: when it cannot be reached the test fails, it never skips.
 package dbtest
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -28,12 +31,45 @@ func ServerURL() string {
 	return DefaultURL
 }
 
-// New creates an empty, migrated database for t, dropped when t ends, and returns its URL and
+// Dialect returns the dialect TEST_DB selects.
+func Dialect(t testing.TB) string {
+	switch d := os.Getenv("TEST_DB"); d {
+	case "", models.Postgres:
+		return models.Postgres
+	case models.SQLite:
+		return models.SQLite
+	default:
+		t.Fatalf("TEST_DB must be %q or %q, not %q", models.Postgres, models.SQLite, d)
+		return ""
+	}
+}
+
+// New creates an empty, migrated database for t, removed when t ends, and returns its URL and
 // an open handle.
 func New(t testing.TB) (string, *gorm.DB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	var dsn string
+	if Dialect(t) == models.SQLite {
+		dsn = "sqlite:" + filepath.Join(t.TempDir(), "test.db")
+	} else {
+		dsn = newPostgres(t, ctx)
+	}
+	db, err := models.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(func() { closeDB(db) })
+	if _, err := models.Migrate(ctx, db); err != nil {
+		t.Fatalf("migrate test database: %v", err)
+	}
+	return dsn, db
+}
+
+// newPostgres creates a database on the test server and returns its URL.
+func newPostgres(t testing.TB, ctx context.Context) string {
+	t.Helper()
 	server := ServerURL()
 	admin, err := models.Open(ctx, server)
 	if err != nil {
@@ -58,26 +94,28 @@ func New(t testing.TB) (string, *gorm.DB) {
 			t.Errorf("drop test database %s: %v", name, err)
 		}
 	})
-
 	u, err := url.Parse(server)
 	if err != nil {
 		t.Fatalf("TEST_DATABASE_URL: %v", err)
 	}
 	u.Path = "/" + name
-	dsn := u.String()
-	db, err := models.Open(ctx, dsn)
-	if err != nil {
-		t.Fatalf("open test database: %v", err)
-	}
-	t.Cleanup(func() { closeDB(db) })
-	if _, err := models.Migrate(ctx, db); err != nil {
-		t.Fatalf("migrate test database: %v", err)
-	}
-	return dsn, db
+	return u.String()
 }
 
 func closeDB(db *gorm.DB) {
 	if sqlDB, err := db.DB(); err == nil {
 		_ = sqlDB.Close()
+	}
+}
+
+// ExpireSession makes the session with cookie value id expired a second ago.
+func ExpireSession(t testing.TB, db *gorm.DB, id string) {
+	t.Helper()
+	hash := sha256.Sum256([]byte(id))
+	now := time.Now().UTC()
+	res := db.Model(&models.Session{}).Where("id_hash = ?", hash[:]).
+		Updates(map[string]any{"created_at": now.Add(-48 * time.Hour), "expires_at": now.Add(-time.Second)})
+	if res.Error != nil || res.RowsAffected != 1 {
+		t.Fatalf("expire session: %v (%d rows)", res.Error, res.RowsAffected)
 	}
 }

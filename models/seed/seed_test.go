@@ -3,11 +3,14 @@ package seed
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
-	"net/url"
-	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,51 +18,11 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/dbtest"
 )
 
-const defaultTestDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// newDB returns a migrated database of its own for t, dropped when t ends. Seed's contract is
-// about PostgreSQL's constraints, so there is no fake: without a server the test fails.
-func newDB(t *testing.T) *gorm.DB {
-	t.Helper()
-	ctx := context.Background() // t.Context() is canceled before the cleanups that drop the database
-	dsn := cmp.Or(os.Getenv("TEST_DATABASE_URL"), defaultTestDSN)
-	admin, err := models.Open(ctx, dsn)
-	if err != nil {
-		t.Fatalf("PostgreSQL is unreachable at %s (set TEST_DATABASE_URL): %v", dsn, err)
-	}
-	u, err := url.Parse(dsn)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("TEST_DATABASE_URL must be a postgres:// URL, got %q", dsn)
-	}
-	name := "seed_test_" + strings.ToLower(rand.Text())
-	if err := admin.Exec("CREATE DATABASE " + name).Error; err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if err := admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)").Error; err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-		if sqlDB, err := admin.DB(); err == nil {
-			_ = sqlDB.Close()
-		}
-	})
-	u.Path = "/" + name
-	db, err := models.Open(ctx, u.String())
-	if err != nil {
-		t.Fatalf("open database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if sqlDB, err := db.DB(); err == nil {
-			_ = sqlDB.Close()
-		}
-	})
-	if _, err := models.Migrate(ctx, db); err != nil {
-		t.Fatalf("migrate database %s: %v", name, err)
-	}
-	return db
-}
+// The tests run on the dialect TEST_DB selects (dbtest.New), so every query in them is written
+// in the SQL PostgreSQL 15 and SQLite 3 share; what they do not share is computed in Go.
 
 func mustSeed(t *testing.T, db *gorm.DB, opts Options) Summary {
 	t.Helper()
@@ -137,7 +100,7 @@ func TestSeedCounts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			db := newDB(t)
+			_, db := dbtest.New(t)
 			got := mustSeed(t, db, tt.opts)
 			if inTables := tableCounts(t, db, tt.opts.Vendors); got != inTables {
 				t.Errorf("Summary = %+v\nbut the tables hold %+v", got, inTables)
@@ -156,28 +119,107 @@ func TestSeedCounts(t *testing.T) {
 	}
 }
 
+// seededTables are the tables Seed fills, parents first.
+var seededTables = []string{"users", "products", "product_images", "conversations", "conversation_participants", "messages"}
+
+// tableRows renders every row of every seeded table, one line per row in primary key order, in a
+// form that depends on the values alone: not on the dialect, the driver's types or time zones.
+func tableRows(t *testing.T, db *gorm.DB) map[string][]string {
+	t.Helper()
+	d := load(t, db)
+	return map[string][]string{
+		"users":                     renderRows(d.users),
+		"products":                  renderRows(d.products),
+		"product_images":            renderRows(d.images),
+		"conversations":             renderRows(d.conversations),
+		"conversation_participants": renderRows(d.participants),
+		"messages":                  renderRows(d.messages),
+	}
+}
+
 // tableHashes fingerprints every seeded table, each row in full, in a fixed order.
 func tableHashes(t *testing.T, db *gorm.DB) map[string]string {
 	t.Helper()
 	hashes := map[string]string{}
-	for table, order := range map[string]string{
-		"users": "id", "products": "id", "product_images": "id", "conversations": "id",
-		"conversation_participants": "conversation_id, user_id", "messages": "id",
-	} {
-		var h string
-		q := "SELECT md5(COALESCE(string_agg(t::text, E'\\n' ORDER BY " + order + "), '')) FROM " + table + " AS t"
-		if err := db.Raw(q).Scan(&h).Error; err != nil {
-			t.Fatalf("hash %s: %v", table, err)
-		}
-		hashes[table] = h
+	for table, rows := range tableRows(t, db) {
+		sum := sha256.Sum256([]byte(strings.Join(rows, "\n")))
+		hashes[table] = hex.EncodeToString(sum[:])
 	}
 	return hashes
+}
+
+// seeded is every seeded row, read back through the models.
+type seeded struct {
+	users         []models.User
+	products      []models.Product
+	images        []models.ProductImage
+	conversations []models.Conversation
+	participants  []models.Participant
+	messages      []models.Message
+}
+
+func load(t *testing.T, db *gorm.DB) seeded {
+	t.Helper()
+	var d seeded
+	for _, q := range []struct {
+		dest  any
+		order string
+	}{
+		{&d.users, "id"}, {&d.products, "id"}, {&d.images, "id"}, {&d.conversations, "id"},
+		{&d.participants, "conversation_id, user_id"}, {&d.messages, "id"},
+	} {
+		if err := db.Order(q.order).Find(q.dest).Error; err != nil {
+			t.Fatalf("read %T: %v", q.dest, err)
+		}
+	}
+	return d
+}
+
+func renderRows[T any](rows []T) []string {
+	lines := make([]string, len(rows))
+	for i := range rows {
+		lines[i] = render(reflect.ValueOf(rows[i]))
+	}
+	return lines
+}
+
+// render writes v canonically: a struct as {Field:value ...}, a pointer as its target or nil, a
+// time in UTC as RFC 3339 with its fraction, a string quoted. (fmt's %+v would print pointers'
+// addresses and times' locations.)
+func render(v reflect.Value) string {
+	if t, ok := v.Interface().(time.Time); ok {
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return "nil"
+		}
+		return render(v.Elem())
+	case reflect.String:
+		return strconv.Quote(v.String())
+	case reflect.Struct:
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range v.NumField() {
+			if i > 0 {
+				b.WriteString(" ")
+			}
+			b.WriteString(v.Type().Field(i).Name + ":" + render(v.Field(i)))
+		}
+		b.WriteString("}")
+		return b.String()
+	default:
+		return fmt.Sprint(v.Interface())
+	}
 }
 
 func TestSeedIsDeterministic(t *testing.T) {
 	t.Parallel()
 	opts := Options{Vendors: 3, Conversations: 10, Messages: 6, Seed: 42}
-	a, b, c := newDB(t), newDB(t), newDB(t)
+	_, a := dbtest.New(t)
+	_, b := dbtest.New(t)
+	_, c := dbtest.New(t)
 	sumA, sumB := mustSeed(t, a, opts), mustSeed(t, b, opts)
 	other := opts
 	other.Seed = 43
@@ -193,13 +235,67 @@ func TestSeedIsDeterministic(t *testing.T) {
 		}
 	}
 	// Every table depends on the seed: names, prices, images, times, buyers and texts are drawn.
-	for _, table := range []string{"users", "products", "product_images", "conversations", "conversation_participants", "messages"} {
+	for _, table := range seededTables {
 		if hashC[table] == hashA[table] {
 			t.Errorf("%s: seeds %d and %d gave the same rows", table, opts.Seed, other.Seed)
 		}
 	}
 	if sumC.Users != sumA.Users || sumC.Messages != sumA.Messages {
 		t.Errorf("another seed changed counts the options fix: %+v vs %+v", sumC, sumA)
+	}
+}
+
+// TestSeedIsTheSameOnEveryDialect seeds a SQLite file this test opens itself and a database of
+// the dialect TEST_DB selects (dbtest.New) with the same options, and compares them row by row.
+// In the PostgreSQL run of `make test` (TEST_DB=postgres or unset) this compares PostgreSQL with
+// SQLite: that run is where the cross-dialect guarantee is checked. In the SQLite run both sides
+// are SQLite files, so the test then only repeats TestSeedIsDeterministic.
+func TestSeedIsTheSameOnEveryDialect(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background() // t.Context() is canceled before the cleanups run
+	lite, err := models.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatalf("open SQLite: %v", err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := lite.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	})
+	if _, err := models.Migrate(ctx, lite); err != nil {
+		t.Fatalf("migrate SQLite: %v", err)
+	}
+	_, other := dbtest.New(t)
+
+	// Ties, unread and undelivered messages, photos, and a Now neither whole nor in UTC.
+	opts := Options{Vendors: 4, Conversations: 12, Messages: 7, Seed: 2026,
+		Now: time.Date(2025, 6, 30, 23, 59, 59, 999_999_999, time.FixedZone("VLAT", 10*60*60))}
+	sumLite, sumOther := mustSeed(t, lite, opts), mustSeed(t, other, opts)
+	if sumLite != sumOther {
+		t.Errorf("summaries differ: SQLite %+v, %s %+v", sumLite, dbtest.Dialect(t), sumOther)
+	}
+	rowsLite, rowsOther := tableRows(t, lite), tableRows(t, other)
+	for _, table := range seededTables {
+		a, b := rowsLite[table], rowsOther[table]
+		if len(a) == 0 {
+			t.Errorf("%s: no rows", table)
+		}
+		if len(a) != len(b) {
+			t.Errorf("%s: SQLite has %d rows, %s %d", table, len(a), dbtest.Dialect(t), len(b))
+			continue
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				t.Errorf("%s: row %d differs:\nSQLite:  %s\n%s: %s", table, i+1, a[i], dbtest.Dialect(t), b[i])
+				break
+			}
+		}
+	}
+	hashLite, hashOther := tableHashes(t, lite), tableHashes(t, other)
+	for _, table := range seededTables {
+		if hashLite[table] != hashOther[table] {
+			t.Errorf("%s: hashes differ: SQLite %s, %s %s", table, hashLite[table], dbtest.Dialect(t), hashOther[table])
+		}
 	}
 }
 
@@ -246,10 +342,11 @@ func TestSeedInvariants(t *testing.T) {
 		{"products_count is the number of products", `
 			SELECT count(*) FROM users u WHERE u.products_count <> (SELECT count(*) FROM products p WHERE p.seller_id = u.id)`},
 		{"a product is where its seller is", `
-			SELECT count(*) FROM products p JOIN users u ON u.id = p.seller_id WHERE u.city_id IS DISTINCT FROM p.city_id`},
+			SELECT count(*) FROM products p JOIN users u ON u.id = p.seller_id WHERE u.city_id IS NULL OR u.city_id <> p.city_id`},
 		{"exactly one primary image per product with images, the first, and sort orders 0..n-1", `
 			SELECT count(*) FROM (SELECT product_id FROM product_images GROUP BY product_id
-				HAVING count(*) FILTER (WHERE is_primary) <> 1 OR bool_or(is_primary AND sort_order <> 0)
+				HAVING sum(CASE WHEN is_primary THEN 1 ELSE 0 END) <> 1
+					OR sum(CASE WHEN is_primary AND sort_order <> 0 THEN 1 ELSE 0 END) <> 0
 					OR max(sort_order) <> count(*) - 1 OR count(DISTINCT sort_order) <> count(*)) x`},
 		{"a buyer has one conversation per product", `
 			SELECT count(*) FROM (SELECT c.product_id, p.user_id FROM conversations c
@@ -273,8 +370,9 @@ func TestSeedInvariants(t *testing.T) {
 		{"a message's image is named by its id", `
 			SELECT count(*) FROM messages WHERE image_url <> 'https://s3.partizap.ru/messages/' || id || '.jpg'`},
 		{"a product image's renditions are named by product and image", `
-			SELECT count(*) FROM product_images WHERE thumbnail_webp <> format('https://s3.partizap.ru/products/%s/%s_thumb.webp', product_id, id)
-				OR large_jpeg <> format('https://s3.partizap.ru/products/%s/%s_large.jpg', product_id, id)`},
+			SELECT count(*) FROM product_images
+			WHERE thumbnail_webp <> 'https://s3.partizap.ru/products/' || product_id || '/' || id || '_thumb.webp'
+				OR large_jpeg <> 'https://s3.partizap.ru/products/' || product_id || '/' || id || '_large.jpg'`},
 		{"conversations start after their product was listed and their buyer signed up", `
 			SELECT count(*) FROM conversations c JOIN products p ON p.id = c.product_id
 				JOIN conversation_participants b ON b.conversation_id = c.id AND b.user_id <> c.seller_id
@@ -283,13 +381,6 @@ func TestSeedInvariants(t *testing.T) {
 		{"products are published after they are created, by sellers already signed up", `
 			SELECT count(*) FROM products p JOIN users u ON u.id = p.seller_id
 			WHERE p.published_at < p.created_at OR p.created_at < u.created_at`},
-		{"every timestamp is in whole seconds, at or before Now", `
-			SELECT count(*) FROM (
-				SELECT created_at AS t FROM users UNION ALL SELECT created_at FROM products
-				UNION ALL SELECT published_at FROM products WHERE published_at IS NOT NULL
-				UNION ALL SELECT created_at FROM conversations UNION ALL SELECT updated_at FROM conversations
-				UNION ALL SELECT joined_at FROM conversation_participants UNION ALL SELECT created_at FROM messages) x
-			WHERE t > @now OR t <> date_trunc('second', t)`},
 		{"every vendor's inbox has a tie on updated_at (Conversations >= 10)", `
 			SELECT count(*) FROM users u WHERE u.id <= @vendors AND NOT EXISTS (
 				SELECT 1 FROM conversations a JOIN conversations b ON b.seller_id = a.seller_id AND b.updated_at = a.updated_at AND b.id > a.id
@@ -318,14 +409,14 @@ func TestSeedInvariants(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			db := newDB(t)
+			_, db := dbtest.New(t)
 			mustSeed(t, db, tt.opts)
 			// GORM binds a map of named arguments only to a query that names one.
 			run := func(query string) int64 {
 				if !strings.Contains(query, "@") {
 					return count(t, db, query)
 				}
-				return count(t, db, query, map[string]any{"vendors": tt.opts.Vendors, "conversations": tt.opts.Conversations, "now": tt.wantNow})
+				return count(t, db, query, map[string]any{"vendors": tt.opts.Vendors, "conversations": tt.opts.Conversations})
 			}
 			for _, v := range violations {
 				if n := run(v.query); n != 0 {
@@ -337,19 +428,51 @@ func TestSeedInvariants(t *testing.T) {
 					t.Errorf("no %s", v.kind)
 				}
 			}
+			// Time arithmetic differs between the dialects, so the timestamps are checked in Go.
+			d := load(t, db)
+			var stamps []time.Time
+			for _, u := range d.users {
+				stamps = append(stamps, u.CreatedAt)
+			}
+			for _, p := range d.products {
+				stamps = append(stamps, p.CreatedAt)
+				if p.PublishedAt != nil {
+					stamps = append(stamps, *p.PublishedAt)
+				}
+			}
+			var newest time.Time
+			for _, c := range d.conversations {
+				stamps = append(stamps, c.CreatedAt, c.UpdatedAt)
+				newest = later(newest, c.UpdatedAt)
+			}
+			for _, p := range d.participants {
+				stamps = append(stamps, p.JoinedAt)
+			}
+			for _, m := range d.messages {
+				stamps = append(stamps, m.CreatedAt)
+			}
+			bad := 0
+			for _, ts := range stamps {
+				if ts.After(tt.wantNow) || ts.Nanosecond() != 0 {
+					bad++
+				}
+			}
+			if bad != 0 {
+				t.Errorf("every timestamp is in whole seconds, at or before Now: %d of %d break it", bad, len(stamps))
+			}
 			// Now itself is reached: the most recent conversation is seconds to days old.
-			if newest := run("SELECT extract(epoch FROM @now - max(updated_at))::bigint FROM conversations"); newest > 3*24*60*60 {
-				t.Errorf("newest conversation is %ds before Now, want the inbox to look active", newest)
+			if age := tt.wantNow.Sub(newest); age < 0 || age > 3*day {
+				t.Errorf("newest conversation is %s before Now, want the inbox to look active", age)
 			}
 		})
 	}
 }
 
 // TestSeedMovesSequences checks that rows inserted after Seed number on from its ids, also in a
-// table Seed left empty.
+// table Seed left empty: through the moved sequences on PostgreSQL, through max(id)+1 on SQLite.
 func TestSeedMovesSequences(t *testing.T) {
 	t.Parallel()
-	db := newDB(t)
+	_, db := dbtest.New(t)
 	sum := mustSeed(t, db, Options{Vendors: 3, Seed: 5})
 	u := models.User{DisplayName: "Новый продавец", Rating: "0.00", CreatedAt: defaultNow}
 	if err := db.Create(&u).Error; err != nil {
@@ -370,7 +493,7 @@ func TestSeedMovesSequences(t *testing.T) {
 
 func TestSeedRefusesADatabaseThatIsNotEmpty(t *testing.T) {
 	t.Parallel()
-	db := newDB(t)
+	_, db := dbtest.New(t)
 	opts := Options{Vendors: 2, Conversations: 3, Messages: 2, Seed: 1}
 	first := mustSeed(t, db, opts)
 	sum, err := Seed(t.Context(), db, opts)
@@ -389,7 +512,7 @@ func TestSeedRefusesADatabaseThatIsNotEmpty(t *testing.T) {
 // finds it filled rather than failing on duplicate ids.
 func TestConcurrentSeedsFillOnce(t *testing.T) {
 	t.Parallel()
-	db := newDB(t)
+	_, db := dbtest.New(t)
 	opts := Options{Vendors: 5, Conversations: 10, Messages: 5, Seed: 1}
 	errs := make(chan error, 2)
 	for range 2 {
@@ -409,7 +532,7 @@ func TestConcurrentSeedsFillOnce(t *testing.T) {
 
 func TestSeedRejectsBadOptions(t *testing.T) {
 	t.Parallel()
-	db := newDB(t)
+	_, db := dbtest.New(t)
 	tests := []struct {
 		opts    Options
 		wantErr string
