@@ -191,6 +191,7 @@ func (a *app) greet(ctx context.Context, cfg config, addr net.Addr, w io.Writer)
 	fmt.Fprintf(w, "  session:    %s=%s  (vendor %d «%s», %d conversations; valid %s)\n",
 		models.SessionCookie, session, vendor.ID, vendor.DisplayName, n, demoSessionTTL)
 	fmt.Fprintf(w, "  try:        curl -s '%s/vendor/conversations?limit=2' --cookie '%s=%s'\n", base, models.SessionCookie, session)
+	fmt.Fprintf(w, "  browser:    in the playground's console, document.cookie = '%s=%s; path=/'\n", models.SessionCookie, session)
 	return nil
 }
 
