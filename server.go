@@ -14,18 +14,25 @@ package main
 //go:generate go tool gqlgen generate
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,7 +68,7 @@ func main() {
 	}
 }
 
-// config is the service's configuration, read from the environment.
+// config is the service's configuration, read from the environment; README.md lists it.
 type config struct {
 	Addr         string // ADDR
 	DatabaseURL  string // DATABASE_URL; empty means the embedded SQLite file in DataDir
@@ -69,6 +76,19 @@ type config struct {
 	CursorSecret string // CURSOR_SECRET
 	AutoMigrate  bool   // AUTO_MIGRATE
 	Demo         bool   // DEMO: seed an empty database and print a vendor's session at start
+
+	Introspection bool // GRAPHQL_INTROSPECTION
+	MaxDepth      int  // GRAPHQL_MAX_DEPTH
+	MaxComplexity int  // GRAPHQL_MAX_COMPLEXITY
+	MaxAliases    int  // GRAPHQL_MAX_ALIASES
+	MaxBodyBytes  int  // MAX_BODY_BYTES
+
+	CORSAllowedOrigins []string // CORS_ALLOWED_ORIGINS, comma-separated
+
+	RequestTimeout     time.Duration // REQUEST_TIMEOUT
+	ShutdownGrace      time.Duration // SHUTDOWN_GRACE
+	DBMaxOpenConns     int           // DB_MAX_OPEN_CONNS
+	DBStatementTimeout time.Duration // DB_STATEMENT_TIMEOUT
 }
 
 // devCursorSecret signs cursors when CURSOR_SECRET is unset. Cursors only ever position a
@@ -77,40 +97,70 @@ const devCursorSecret = "partizap-development-cursor-secret"
 
 func loadConfig(getenv func(string) string) (config, error) {
 	cfg := config{
-		Addr:         getenv("ADDR"),
+		Addr:         cmp.Or(getenv("ADDR"), ":8080"),
 		DatabaseURL:  getenv("DATABASE_URL"),
-		DataDir:      getenv("DATA_DIR"),
-		CursorSecret: getenv("CURSOR_SECRET"),
-	}
-	if cfg.Addr == "" {
-		cfg.Addr = ":8080"
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = "data"
-	}
-	if cfg.CursorSecret == "" {
-		cfg.CursorSecret = devCursorSecret
+		DataDir:      cmp.Or(getenv("DATA_DIR"), "data"),
+		CursorSecret: cmp.Or(getenv("CURSOR_SECRET"), devCursorSecret),
 	}
 	embedded := cfg.DatabaseURL == ""
 	if embedded {
 		cfg.DatabaseURL = "sqlite:" + filepath.Join(cfg.DataDir, "partizap.db")
 	}
-	for _, b := range []struct {
-		name string
-		dst  *bool
-		def  bool
-	}{
-		{"AUTO_MIGRATE", &cfg.AutoMigrate, true},
-		{"DEMO", &cfg.Demo, embedded},
-	} {
-		*b.dst = b.def
-		if v := getenv(b.name); v != "" {
-			parsed, err := strconv.ParseBool(v)
-			if err != nil {
-				return config{}, fmt.Errorf("%s must be true or false, not %q", b.name, v)
+	if origins := getenv("CORS_ALLOWED_ORIGINS"); origins != "" {
+		for _, o := range strings.Split(origins, ",") {
+			o = strings.TrimSuffix(strings.TrimSpace(o), "/")
+			if u, err := url.Parse(o); err != nil || o == "*" || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+				return config{}, fmt.Errorf("CORS_ALLOWED_ORIGINS: %q is not an origin like https://app.example.com (a wildcard cannot carry credentials)", o)
 			}
-			*b.dst = parsed
+			cfg.CORSAllowedOrigins = append(cfg.CORSAllowedOrigins, o)
 		}
+	}
+	var errs []error
+	parse := func(name string, dst any, def any) {
+		v := getenv(name)
+		switch dst := dst.(type) {
+		case *bool:
+			*dst = def.(bool)
+			if v != "" {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s must be true or false, not %q", name, v))
+				}
+				*dst = b
+			}
+		case *int:
+			*dst = def.(int)
+			if v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil || n <= 0 {
+					errs = append(errs, fmt.Errorf("%s must be a positive integer, not %q", name, v))
+				}
+				*dst = n
+			}
+		case *time.Duration:
+			*dst = def.(time.Duration)
+			if v != "" {
+				d, err := time.ParseDuration(v)
+				if err != nil || d <= 0 {
+					errs = append(errs, fmt.Errorf("%s must be a positive duration such as 5s, not %q", name, v))
+				}
+				*dst = d
+			}
+		}
+	}
+	parse("AUTO_MIGRATE", &cfg.AutoMigrate, true)
+	parse("DEMO", &cfg.Demo, embedded)
+	parse("GRAPHQL_INTROSPECTION", &cfg.Introspection, true)
+	parse("GRAPHQL_MAX_DEPTH", &cfg.MaxDepth, 12)
+	parse("GRAPHQL_MAX_COMPLEXITY", &cfg.MaxComplexity, 20000)
+	parse("GRAPHQL_MAX_ALIASES", &cfg.MaxAliases, 30)
+	parse("MAX_BODY_BYTES", &cfg.MaxBodyBytes, 64<<10)
+	parse("REQUEST_TIMEOUT", &cfg.RequestTimeout, 10*time.Second)
+	parse("SHUTDOWN_GRACE", &cfg.ShutdownGrace, 15*time.Second)
+	parse("DB_MAX_OPEN_CONNS", &cfg.DBMaxOpenConns, 20)
+	parse("DB_STATEMENT_TIMEOUT", &cfg.DBStatementTimeout, 5*time.Second)
+	if len(errs) > 0 {
+		return config{}, errs[0]
 	}
 	return cfg, nil
 }
@@ -223,17 +273,23 @@ type app struct {
 	cursors *models.Cursors
 	metrics *prometheus.Registry
 	logger  *slog.Logger
+	cfg     config
 }
 
 func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
 	// Fail fast on an unreachable server rather than wait for the OS to give up.
 	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	db, err := models.Open(openCtx, cfg.DatabaseURL)
+	db, err := models.OpenWith(openCtx, cfg.DatabaseURL, models.DBOptions{
+		MaxOpenConns:     cfg.DBMaxOpenConns,
+		StatementTimeout: cfg.DBStatementTimeout,
+		ConnectTimeout:   5 * time.Second,
+	})
 	if err != nil {
 		return nil, err
 	}
 	a := &app{
+		cfg:     cfg,
 		db:      db,
 		store:   models.NewStore(db),
 		cursors: models.NewCursors([]byte(cfg.CursorSecret)),
@@ -321,41 +377,266 @@ func (a *app) serve(ctx context.Context, listener net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	a.logger.Info("shutting down: finishing in-flight requests")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	a.logger.Info("shutting down: finishing in-flight requests", "grace", a.cfg.ShutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
 	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		a.logger.Warn("grace period over: closing the remaining connections", "err", err)
+		return srv.Close()
+	}
+	return nil
 }
 
-// handler routes every endpoint of the service.
+// handler routes every endpoint of the service, behind the middleware every request passes.
 func (a *app) handler() http.Handler {
 	gql := handler.New(graph.NewExecutableSchema(resolvers.NewConfig(a.store, a.cursors)))
-	gql.AddTransport(transport.GET{})
+	gql.AddTransport(transport.GET{}) // runs queries only: it refuses mutations, as CSRF demands
 	gql.AddTransport(transport.POST{})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	gql.Use(extension.Introspection{})
+	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	if a.cfg.Introspection {
+		gql.Use(extension.Introspection{})
+	}
+	gql.Use(&resolvers.Limits{MaxDepth: a.cfg.MaxDepth, MaxComplexity: a.cfg.MaxComplexity, MaxAliases: a.cfg.MaxAliases})
 	gql.SetErrorPresenter(resolvers.ErrorPresenter(a.logger))
-	gql.SetRecoverFunc(resolvers.Recover(a.logger))
+	gql.SetRecoverFunc(resolvers.Recover)
 
 	withViewer := func(h http.Handler) http.Handler {
 		return authenticate(a.store, a.logger, loaders.Middleware(a.store)(h))
 	}
+	graphQL := withViewer(graphQLRequests(a.cfg.MaxBodyBytes, gql))
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /graphql", withViewer(gql))
-	mux.Handle("POST /graphql", withViewer(gql))
+	mux.Handle("GET /graphql", graphQL)
+	mux.Handle("POST /graphql", graphQL)
 	mux.Handle("/vendor/conversations", withViewer(&rest.Handler{Cursors: a.cursors, Logger: a.logger}))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		_, _ = w.Write(rest.OpenAPI)
 	})
-	mux.Handle("GET /playground", playground.Handler("Partizap vendor inbox", "/graphql"))
+	mux.Handle("GET /playground", playgroundCSP(playground.Handler("Partizap vendor inbox", "/graphql")))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	return mux
+	mux.HandleFunc("GET /readyz", a.ready)
+
+	var h http.Handler = mux
+	h = deadline(a.cfg.RequestTimeout, h)
+	h = cors(a.cfg.CORSAllowedOrigins, h)
+	h = securityHeaders(h)
+	h = recoverPanics(a.logger, h)
+	h = requestID(h)
+	return h
+}
+
+// ready answers 200 while the database answers, 503 otherwise; /healthz only says the process
+// is alive, so an orchestrator restarts nothing when the database is away.
+func (a *app) ready(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	sqlDB, err := a.db.DB()
+	if err == nil {
+		err = sqlDB.PingContext(ctx)
+	}
+	if err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "not ready: the database is unavailable\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ready\n")
+}
+
+// requestID gives every request an id, returned as X-Request-ID and quoted by internal errors
+// and logs. A well-formed id from a proxy in front is kept.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(models.WithRequestID(r.Context(), id)))
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// recoverPanics turns a panic in a handler into a generic 500 that quotes the request id; the
+// panic and its stack are logged.
+func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			p := recover()
+			if p == nil || p == http.ErrAbortHandler {
+				if p != nil {
+					panic(p)
+				}
+				return
+			}
+			id := models.RequestID(r.Context())
+			logger.ErrorContext(r.Context(), "handler panicked", "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			message := "internal error; quote request id " + id + " when reporting it"
+			if strings.HasPrefix(r.URL.Path, "/graphql") {
+				writeGraphQLError(w, http.StatusInternalServerError, message, map[string]any{"code": "INTERNAL_SERVER_ERROR", "requestId": id})
+				return
+			}
+			writeJSONError(w, http.StatusInternalServerError, "internal_error", message)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders are sent with every response: no MIME sniffing, no framing, no referrer, and
+// a policy that lets an API response load nothing.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// playgroundCSP replaces the API's policy with one the playground page can live with. gqlgen's
+// page loads GraphiQL from a CDN and boots it with an inline script, so both are allowed, and
+// nothing else: requests go to this origin only.
+func playgroundCSP(next http.Handler) http.Handler {
+	const policy = "default-src 'none'; " +
+		"script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; " +
+		"style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; " +
+		"font-src 'self' https://cdn.jsdelivr.net data:; img-src 'self' data:; " +
+		"connect-src 'self'; worker-src 'self' blob:; " +
+		"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", policy)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors lets the listed origins, and only them, call the API with the browser's cookies.
+// Preflights from them are answered here; from anyone else they are refused.
+func cors(allowed []string, next http.Handler) http.Handler {
+	allow := make(map[string]bool, len(allowed))
+	for _, o := range allowed {
+		allow[o] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+		if origin == "" || !allow[origin] {
+			if preflight {
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Set("Access-Control-Expose-Headers", "X-Request-ID")
+		if !preflight {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Add("Vary", "Access-Control-Request-Method")
+		h.Add("Vary", "Access-Control-Request-Headers")
+		h.Set("Access-Control-Allow-Methods", "GET, POST")
+		h.Set("Access-Control-Allow-Headers", "Content-Type, Accept, X-Request-ID")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// deadline bounds every request; the context carries it down to the database, which cancels
+// a statement still running when it passes.
+func deadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// graphQLRequests admits only what a GraphQL client sends on purpose: a POST must carry a JSON
+// body (a cross-site form or text/plain "simple request" is refused, so cookies cannot be
+// ridden) of at most maxBody bytes, and must accept a JSON answer.
+func graphQLRequests(maxBody int, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if accept := r.Header.Get("Accept"); accept != "" && !acceptsJSON(accept) {
+			writeGraphQLError(w, http.StatusNotAcceptable, "this endpoint answers application/json or application/graphql-response+json",
+				map[string]any{"code": "NOT_ACCEPTABLE"})
+			return
+		}
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			writeGraphQLError(w, http.StatusUnsupportedMediaType, "send the operation as JSON with Content-Type: application/json",
+				map[string]any{"code": "UNSUPPORTED_MEDIA_TYPE"})
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(maxBody)))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				writeGraphQLError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over the limit of %d bytes", maxBody),
+					map[string]any{"code": "REQUEST_TOO_LARGE", "limit": maxBody})
+				return
+			}
+			writeGraphQLError(w, http.StatusBadRequest, "the request body could not be read", map[string]any{"code": "BAD_REQUEST"})
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func acceptsJSON(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "application/json", "application/graphql-response+json", "application/*", "*/*":
+			return true
+		}
+	}
+	return false
+}
+
+func writeGraphQLError(w http.ResponseWriter, status int, message string, extensions map[string]any) {
+	body, _ := json.Marshal(map[string]any{"errors": []map[string]any{{"message": message, "extensions": extensions}}})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, code, message string) {
+	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": message}})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // authenticate resolves the PARTIZAP_SESSION cookie into the request's viewer. A missing,

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,8 +71,19 @@ func newTestServer(t *testing.T, opts seed.Options) *testServer {
 	if err != nil {
 		t.Fatalf("seed: %v", err)
 	}
+	return startTestServer(t, db, summary, map[string]string{"DATABASE_URL": dsn})
+}
+
+// startTestServer serves the real handler over db, configured by env on top of the defaults.
+func startTestServer(t *testing.T, db *gorm.DB, summary seed.Summary, env map[string]string) *testServer {
+	t.Helper()
+	env["CURSOR_SECRET"] = "test-secret"
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := openApp(context.Background(), config{DatabaseURL: dsn, CursorSecret: "test-secret"}, logger)
+	a, err := openApp(context.Background(), cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -963,6 +975,13 @@ func TestOpenAPIIsServed(t *testing.T) {
 
 func TestLoadConfig(t *testing.T) {
 	t.Parallel()
+	defaults := func(change func(*config)) config {
+		c := config{Addr: ":8080", DataDir: "data", CursorSecret: devCursorSecret, AutoMigrate: true,
+			Introspection: true, MaxDepth: 12, MaxComplexity: 20000, MaxAliases: 30, MaxBodyBytes: 64 << 10,
+			RequestTimeout: 10 * time.Second, ShutdownGrace: 15 * time.Second, DBMaxOpenConns: 20, DBStatementTimeout: 5 * time.Second}
+		change(&c)
+		return c
+	}
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -970,12 +989,29 @@ func TestLoadConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"nothing set: embedded database in demo mode", nil,
-			config{Addr: ":8080", DatabaseURL: "sqlite:data/partizap.db", DataDir: "data", CursorSecret: devCursorSecret, AutoMigrate: true, Demo: true}, ""},
+			defaults(func(c *config) { c.DatabaseURL, c.Demo = "sqlite:data/partizap.db", true }), ""},
 		{"PostgreSQL: no demo", map[string]string{"DATABASE_URL": "postgres://u@h/db", "ADDR": ":9000", "CURSOR_SECRET": "s"},
-			config{Addr: ":9000", DatabaseURL: "postgres://u@h/db", DataDir: "data", CursorSecret: "s", AutoMigrate: true}, ""},
-		{"data dir and switches", map[string]string{"DATA_DIR": "/var/lib/pz", "AUTO_MIGRATE": "false", "DEMO": "0"},
-			config{Addr: ":8080", DatabaseURL: "sqlite:/var/lib/pz/partizap.db", DataDir: "/var/lib/pz", CursorSecret: devCursorSecret}, ""},
+			defaults(func(c *config) { c.DatabaseURL, c.Addr, c.CursorSecret = "postgres://u@h/db", ":9000", "s" }), ""},
+		{"data dir and switches", map[string]string{"DATA_DIR": "/var/lib/pz", "AUTO_MIGRATE": "false", "DEMO": "0", "GRAPHQL_INTROSPECTION": "false"},
+			defaults(func(c *config) {
+				c.DatabaseURL, c.DataDir, c.AutoMigrate, c.Introspection = "sqlite:/var/lib/pz/partizap.db", "/var/lib/pz", false, false
+			}), ""},
+		{"limits and timeouts", map[string]string{"DATABASE_URL": "sqlite:x.db", "GRAPHQL_MAX_DEPTH": "5", "GRAPHQL_MAX_COMPLEXITY": "100",
+			"GRAPHQL_MAX_ALIASES": "2", "MAX_BODY_BYTES": "1024", "REQUEST_TIMEOUT": "2s", "SHUTDOWN_GRACE": "1m",
+			"DB_MAX_OPEN_CONNS": "4", "DB_STATEMENT_TIMEOUT": "500ms"},
+			defaults(func(c *config) {
+				c.DatabaseURL, c.MaxDepth, c.MaxComplexity, c.MaxAliases, c.MaxBodyBytes = "sqlite:x.db", 5, 100, 2, 1024
+				c.RequestTimeout, c.ShutdownGrace, c.DBMaxOpenConns, c.DBStatementTimeout = 2*time.Second, time.Minute, 4, 500*time.Millisecond
+			}), ""},
+		{"CORS origins", map[string]string{"DATABASE_URL": "sqlite:x.db", "CORS_ALLOWED_ORIGINS": "https://app.partizap.ru, http://localhost:5173/"},
+			defaults(func(c *config) {
+				c.DatabaseURL, c.CORSAllowedOrigins = "sqlite:x.db", []string{"https://app.partizap.ru", "http://localhost:5173"}
+			}), ""},
+		{"CORS wildcard", map[string]string{"CORS_ALLOWED_ORIGINS": "*"}, config{}, `CORS_ALLOWED_ORIGINS: "*" is not an origin like https://app.example.com (a wildcard cannot carry credentials)`},
+		{"CORS path", map[string]string{"CORS_ALLOWED_ORIGINS": "https://a.ru/app"}, config{}, `CORS_ALLOWED_ORIGINS: "https://a.ru/app" is not an origin like https://app.example.com (a wildcard cannot carry credentials)`},
 		{"bad switch", map[string]string{"DEMO": "yes please"}, config{}, `DEMO must be true or false, not "yes please"`},
+		{"bad number", map[string]string{"GRAPHQL_MAX_DEPTH": "-1"}, config{}, `GRAPHQL_MAX_DEPTH must be a positive integer, not "-1"`},
+		{"bad duration", map[string]string{"REQUEST_TIMEOUT": "10"}, config{}, `REQUEST_TIMEOUT must be a positive duration such as 5s, not "10"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -986,7 +1022,7 @@ func TestLoadConfig(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tt.want {
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("loadConfig = %+v, %v\nwant %+v", got, err, tt.want)
 			}
 		})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -36,7 +37,19 @@ const (
 //
 // Errors are one line and never contain the password.
 func Open(ctx context.Context, databaseURL string) (*gorm.DB, error) {
-	dialector, err := dialectorFor(databaseURL)
+	return OpenWith(ctx, databaseURL, DBOptions{})
+}
+
+// DBOptions tune the connection pool; zero values keep the defaults.
+type DBOptions struct {
+	MaxOpenConns     int           // connections at most (database/sql's default: unlimited)
+	StatementTimeout time.Duration // PostgreSQL cancels a statement running longer
+	ConnectTimeout   time.Duration // PostgreSQL: give up connecting after this long
+}
+
+// OpenWith is Open with pool options.
+func OpenWith(ctx context.Context, databaseURL string, opts DBOptions) (*gorm.DB, error) {
+	dialector, err := dialectorFor(databaseURL, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -57,16 +70,31 @@ func Open(ctx context.Context, databaseURL string) (*gorm.DB, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s: %s", RedactURL(databaseURL), oneLine(err))
 	}
+	if opts.MaxOpenConns > 0 {
+		sqlDB.SetMaxOpenConns(opts.MaxOpenConns)
+		sqlDB.SetMaxIdleConns(opts.MaxOpenConns)
+	}
+	// Connections broken by a database restart are dropped by the driver; recycling the rest now
+	// and then also spreads them over a server's replacement.
+	sqlDB.SetConnMaxLifetime(30 * time.Minute)
 	return db, nil
 }
 
-func dialectorFor(databaseURL string) (gorm.Dialector, error) {
+func dialectorFor(databaseURL string, opts DBOptions) (gorm.Dialector, error) {
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		if _, err := pgx.ParseConfig(databaseURL); err != nil {
+		config, err := pgx.ParseConfig(databaseURL)
+		if err != nil {
 			return nil, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL URL (%s): %s", RedactURL(databaseURL), oneLine(err))
 		}
-		return postgres.Open(databaseURL), nil
+		// Settings the URL names win over the service's.
+		if _, set := config.RuntimeParams["statement_timeout"]; !set && opts.StatementTimeout > 0 {
+			config.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+		}
+		if u, err := url.Parse(databaseURL); err == nil && !u.Query().Has("connect_timeout") && opts.ConnectTimeout > 0 {
+			config.ConnectTimeout = opts.ConnectTimeout
+		}
+		return postgres.New(postgres.Config{Conn: stdlib.OpenDB(*config)}), nil
 	case strings.HasPrefix(databaseURL, "sqlite:"):
 		path := strings.TrimPrefix(databaseURL, "sqlite:")
 		if path == "" {

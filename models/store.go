@@ -90,7 +90,7 @@ func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args Pa
 	}
 	var rows []*Conversation
 	if err := inbox().Order(order).Limit(limit + 1).Find(&rows).Error; err != nil {
-		return Page[*Conversation]{}, fmt.Errorf("list vendor conversations: %w", err)
+		return Page[*Conversation]{}, dbError("list vendor conversations", err)
 	}
 	more := len(rows) > limit
 	if more {
@@ -117,7 +117,7 @@ func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args Pa
 	if probe != nil {
 		var found []int64
 		if err := probe.Limit(1).Pluck("id", &found).Error; err != nil {
-			return Page[*Conversation]{}, fmt.Errorf("probe vendor conversations: %w", err)
+			return Page[*Conversation]{}, dbError("probe vendor conversations", err)
 		}
 		if backward {
 			page.HasNextPage = len(found) > 0
@@ -135,7 +135,7 @@ func (s *Store) CountVendorConversations(ctx context.Context, viewerID int64) (i
 	}
 	var n int64
 	if err := s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ?", viewerID).Count(&n).Error; err != nil {
-		return 0, fmt.Errorf("count vendor conversations: %w", err)
+		return 0, dbError("count vendor conversations", err)
 	}
 	return int(n), nil
 }
@@ -144,7 +144,7 @@ func (s *Store) CountVendorConversations(ctx context.Context, viewerID int64) (i
 func (s *Store) UsersByID(ctx context.Context, ids []int64) ([]*User, error) {
 	var users []*User
 	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&users).Error; err != nil {
-		return nil, fmt.Errorf("load users: %w", err)
+		return nil, dbError("load users", err)
 	}
 	return users, nil
 }
@@ -154,7 +154,7 @@ func (s *Store) UsersByID(ctx context.Context, ids []int64) ([]*User, error) {
 func (s *Store) ProductsByID(ctx context.Context, ids []int64) ([]*Product, error) {
 	var products []*Product
 	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&products).Error; err != nil {
-		return nil, fmt.Errorf("load products: %w", err)
+		return nil, dbError("load products", err)
 	}
 	return products, nil
 }
@@ -165,7 +165,7 @@ func (s *Store) ImagesByProductID(ctx context.Context, productIDs []int64) ([]*P
 	err := s.db.WithContext(ctx).Where("product_id IN ?", productIDs).
 		Order("product_id, sort_order, id").Find(&images).Error
 	if err != nil {
-		return nil, fmt.Errorf("load product images: %w", err)
+		return nil, dbError("load product images", err)
 	}
 	return images, nil
 }
@@ -190,7 +190,7 @@ func (s *Store) ParticipantsByConversationID(ctx context.Context, viewerID int64
 		Order("p.conversation_id, p.joined_at, p.user_id").
 		Scan(&rows).Error
 	if err != nil {
-		return nil, fmt.Errorf("load participants: %w", err)
+		return nil, dbError("load participants", err)
 	}
 	out := make([]ConversationUser, len(rows))
 	for i := range rows {
@@ -208,7 +208,7 @@ func (s *Store) LastMessagesByConversationID(ctx context.Context, viewerID int64
 		Where("p.user_id = ? AND p.conversation_id IN ?", viewerID, conversationIDs)
 	var messages []*Message
 	if err := s.db.WithContext(ctx).Where("id IN (?)", newest).Find(&messages).Error; err != nil {
-		return nil, fmt.Errorf("load last messages: %w", err)
+		return nil, dbError("load last messages", err)
 	}
 	return messages, nil
 }
@@ -229,7 +229,7 @@ func (s *Store) UnreadCounts(ctx context.Context, viewerID int64, conversationID
 		Group("conversation_id").
 		Scan(&counts).Error
 	if err != nil {
-		return nil, fmt.Errorf("count unread messages: %w", err)
+		return nil, dbError("count unread messages", err)
 	}
 	return counts, nil
 }
@@ -239,7 +239,7 @@ func (s *Store) ConversationsByID(ctx context.Context, viewerID int64, ids []int
 	var conversations []*Conversation
 	err := s.db.WithContext(ctx).Where("id IN (?)", s.visibleConversationIDs(viewerID, ids)).Find(&conversations).Error
 	if err != nil {
-		return nil, fmt.Errorf("load conversations: %w", err)
+		return nil, dbError("load conversations", err)
 	}
 	return conversations, nil
 }
@@ -251,7 +251,7 @@ func (s *Store) MessagesByID(ctx context.Context, viewerID int64, ids []int64) (
 		Joins("JOIN conversation_participants AS p ON p.conversation_id = m.conversation_id AND p.user_id = ?", viewerID).
 		Where("m.id IN ?", ids).Find(&messages).Error
 	if err != nil {
-		return nil, fmt.Errorf("load messages: %w", err)
+		return nil, dbError("load messages", err)
 	}
 	return messages, nil
 }
@@ -302,7 +302,7 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, ttl time.Durati
 		return "", Errorf(ENOTFOUND, "user %d does not exist", userID)
 	}
 	if err != nil {
-		return "", fmt.Errorf("create session: %w", err)
+		return "", dbError("create session", err)
 	}
 	return id, nil
 }
@@ -319,7 +319,7 @@ func (s *Store) UserBySession(ctx context.Context, id string) (*User, error) {
 		Where("s.id_hash = ? AND s.expires_at > ?", hashSessionID(id), s.now()).
 		Limit(1).Find(&users).Error
 	if err != nil {
-		return nil, fmt.Errorf("resolve session: %w", err)
+		return nil, dbError("resolve session", err)
 	}
 	if len(users) == 0 {
 		return nil, ErrUnauthenticated

@@ -18,6 +18,7 @@ var extensionCodes = map[string]string{
 	models.EINVALID:         "BAD_USER_INPUT",
 	models.EUNAUTHENTICATED: "UNAUTHENTICATED",
 	models.ENOTFOUND:        "NOT_FOUND",
+	models.EUNAVAILABLE:     "SERVICE_UNAVAILABLE",
 	models.EINTERNAL:        "INTERNAL_SERVER_ERROR",
 }
 
@@ -28,11 +29,14 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		presented := graphql.DefaultErrorPresenter(ctx, err)
 		var domain *models.Error
-		if errors.As(err, &domain) {
+		if errors.As(err, &domain) && domain.Code != models.EINTERNAL {
 			presented.Message = domain.Message
 			presented.Extensions = map[string]any{"code": extensionCodes[domain.Code]}
 			if domain.Field != "" {
 				presented.Extensions["field"] = domain.Field
+			}
+			if domain.Code == models.EUNAVAILABLE {
+				logger.WarnContext(ctx, "graphql resolver failed", "path", presented.Path.String(), "err", err)
 			}
 			return presented
 		}
@@ -40,19 +44,18 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if errors.As(err, &gqlErr) && gqlErr.Unwrap() == nil {
 			return presented
 		}
+		requestID := models.RequestID(ctx)
 		logger.ErrorContext(ctx, "graphql resolver failed", "path", presented.Path.String(), "err", err)
 		return &gqlerror.Error{
-			Message:    "internal error",
+			Message:    "internal error; quote request id " + requestID + " when reporting it",
 			Path:       presented.Path,
-			Extensions: map[string]any{"code": extensionCodes[models.EINTERNAL]},
+			Extensions: map[string]any{"code": extensionCodes[models.EINTERNAL], "requestId": requestID},
 		}
 	}
 }
 
-// Recover turns a panic in a resolver into an internal error, logged with its stack.
-func Recover(logger *slog.Logger) graphql.RecoverFunc {
-	return func(ctx context.Context, p any) error {
-		logger.ErrorContext(ctx, "graphql resolver panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-		return models.Errorf(models.EINTERNAL, "internal error")
-	}
+// Recover turns a panic in a resolver into an internal error; ErrorPresenter logs it with its
+// stack and shows the client a generic message.
+func Recover(_ context.Context, p any) error {
+	return fmt.Errorf("resolver panicked: %v\n%s", p, debug.Stack())
 }

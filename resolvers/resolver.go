@@ -19,7 +19,9 @@ type Resolver struct {
 
 // NewConfig returns the executable schema's configuration for store and cursors.
 func NewConfig(store *models.Store, cursors *models.Cursors) graph.Config {
-	return graph.Config{Resolvers: &Resolver{Store: store, Cursors: cursors}}
+	cfg := graph.Config{Resolvers: &Resolver{Store: store, Cursors: cursors}}
+	setComplexity(&cfg.Complexity)
+	return cfg
 }
 
 func (r *Resolver) Query() graph.QueryResolver               { return queryResolver{r} }

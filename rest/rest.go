@@ -127,6 +127,7 @@ var statuses = map[string]int{
 	models.EUNAUTHENTICATED: http.StatusUnauthorized,
 	models.ENOTFOUND:        http.StatusNotFound,
 	codeMethodNotAllowed:    http.StatusMethodNotAllowed,
+	models.EUNAVAILABLE:     http.StatusServiceUnavailable,
 	models.EINTERNAL:        http.StatusInternalServerError,
 }
 
@@ -152,8 +153,14 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if e, ok := err.(*models.Error); ok && e.Code == models.EINVALID && e.Field != "" {
 		body.Error.Code = "invalid_" + e.Field
 	}
-	if code == models.EINTERNAL {
+	switch code {
+	case models.EUNAVAILABLE:
+		w.Header().Set("Retry-After", "1")
+		h.Logger.WarnContext(r.Context(), "rest request failed", "path", r.URL.Path, "err", err)
+	case models.EINTERNAL:
+		requestID := models.RequestID(r.Context())
 		body.Error.Code = "internal_error"
+		body.Error.Message = "internal error; quote request id " + requestID + " when reporting it"
 		h.Logger.ErrorContext(r.Context(), "rest request failed", "path", r.URL.Path, "err", err)
 	}
 	writeJSON(w, status, body)
