@@ -294,7 +294,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		store:   models.NewStore(db),
 		cursors: models.NewCursors([]byte(cfg.CursorSecret)),
 		metrics: prometheus.NewRegistry(),
-		logger:  logger,
+		logger:  slog.New(requestIDLogs{logger.Handler()}),
 	}
 	queries := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bff_db_queries_total",
@@ -448,6 +448,22 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	_, _ = io.WriteString(w, "ready\n")
 }
+
+// requestIDLogs adds the request id, when the context has one, to every log record.
+type requestIDLogs struct{ slog.Handler }
+
+func (h requestIDLogs) Handle(ctx context.Context, r slog.Record) error {
+	if id := models.RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDLogs) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDLogs{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDLogs) WithGroup(name string) slog.Handler { return requestIDLogs{h.Handler.WithGroup(name)} }
 
 // requestID gives every request an id, returned as X-Request-ID and quoted by internal errors
 // and logs. A well-formed id from a proxy in front is kept.

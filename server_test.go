@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -27,6 +29,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/models"
@@ -77,12 +80,17 @@ func newTestServer(t *testing.T, opts seed.Options) *testServer {
 // startTestServer serves the real handler over db, configured by env on top of the defaults.
 func startTestServer(t *testing.T, db *gorm.DB, summary seed.Summary, env map[string]string) *testServer {
 	t.Helper()
+	return startTestServerLogging(t, db, summary, env, io.Discard)
+}
+
+func startTestServerLogging(t *testing.T, db *gorm.DB, summary seed.Summary, env map[string]string, logs io.Writer) *testServer {
+	t.Helper()
 	env["CURSOR_SECRET"] = "test-secret"
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.NewTextHandler(logs, nil))
 	a, err := openApp(context.Background(), cfg, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -1101,4 +1109,475 @@ func TestFirstStartSeedsAndPrintsAWorkingSession(t *testing.T) {
 			t.Fatalf("start %d: the printed session got %d conversations", start, len(p.Data))
 		}
 	}
+}
+
+// ---- hardening: every rule below has a test through the real handler ----
+
+// post sends a raw POST /graphql with the given headers and body.
+func (s *testServer) rawRequest(method, path string, header map[string]string, body string) (*http.Response, []byte) {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, b
+}
+
+func decodeGraphQL(t *testing.T, body []byte) gqlResponse {
+	t.Helper()
+	var r gqlResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("not a GraphQL response: %s", body)
+	}
+	return r
+}
+
+func TestQueryLimits(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Small limits, so each is easy to cross on purpose.
+	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": dsn, "GRAPHQL_MAX_DEPTH": "4", "GRAPHQL_MAX_COMPLEXITY": "300", "GRAPHQL_MAX_ALIASES": "3"})
+	cookie := s.session(1)
+	tests := []struct {
+		name, query string
+		code        string
+		limit       int
+		value       int
+	}{
+		{"depth at the limit", `{ vendorConversations(first: 1) { nodes { product { title } } } }`, "", 0, 0},
+		{"too deep", `{ vendorConversations(first: 1) { nodes { product { seller { displayName } } } } }`, "QUERY_TOO_DEEP", 4, 5},
+		{"too deep through a fragment", `{ vendorConversations(first: 1) { nodes { ...C } } } fragment C on Conversation { lastMessage { sender { id } } }`, "QUERY_TOO_DEEP", 4, 5},
+		{"introspection is exempt from depth", `{ __schema { types { fields { type { ofType { name } } } } } }`, "", 0, 0},
+		// A connection costs its page size times its children: 1 + 20 × (1 + 1 + 1) = 61.
+		{"cheap page", `{ vendorConversations(first: 20) { nodes { id databaseId } } }`, "", 0, 0},
+		{"page priced by its size", `{ vendorConversations(first: 100) { nodes { id databaseId } } }`, "QUERY_TOO_COMPLEX", 300, 301},
+		{"last priced too", `{ vendorConversations(last: 100) { nodes { id databaseId } } }`, "QUERY_TOO_COMPLEX", 300, 301},
+		{"aliases at the limit", `{ a: viewer { id } b: viewer { id } c: viewer { id } }`, "", 0, 0},
+		{"too many aliases", `{ a: viewer { id } b: viewer { id } c: viewer { id } d: viewer { id } }`, "TOO_MANY_ALIASES", 3, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := s.graphql(cookie, tt.query, nil)
+			if tt.code == "" {
+				if len(res.Errors) > 0 {
+					t.Fatalf("refused: %+v", res.Errors)
+				}
+				return
+			}
+			if len(res.Errors) != 1 || res.code() != tt.code || string(res.Data) != "" && string(res.Data) != "null" {
+				t.Fatalf("got %s %+v, want only %s", res.Data, res.Errors, tt.code)
+			}
+			ext := res.Errors[0].Extensions
+			if ext["limit"] != float64(tt.limit) || ext["value"] != float64(tt.value) {
+				t.Fatalf("extensions = %v, want limit %d and value %d", ext, tt.limit, tt.value)
+			}
+		})
+	}
+}
+
+func TestDefaultLimitsAdmitAFullPageAndRefuseTwoNestedHundreds(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 2, Messages: 1, Seed: 1})
+	cookie := s.session(1)
+	if res := s.graphql(cookie, fullQuery, map[string]any{"first": 100}); len(res.Errors) > 0 {
+		t.Fatalf("a full-depth page of 100 is refused: %+v", res.Errors)
+	}
+	// The schema has no connection inside a connection, so two pages of 100 side by side with
+	// every field twice stand in for "100 under 100": the cost is what refuses it.
+	double := strings.Replace(fullQuery, "edges { cursor node { ...Conv } }", "edges { cursor node { ...Conv } } nodes { ...Conv }", 1)
+	double = strings.Replace(double, "vendorConversations(", "a: vendorConversations(", 1)
+	double = strings.Replace(double, "  }\n}\nfragment U", "  }\n  b: vendorConversations(first: $first) { edges { node { ...Conv } } nodes { ...Conv } }\n}\nfragment U", 1)
+	if res := s.graphql(cookie, double, map[string]any{"first": 100}); res.code() != "QUERY_TOO_COMPLEX" {
+		t.Fatalf("got %+v, want QUERY_TOO_COMPLEX", res.Errors)
+	}
+}
+
+func TestRequestBodyLimit(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 0, Messages: 0, Seed: 1})
+	padding := strings.Repeat(" ", 64<<10)
+	res, body := s.rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json"}, `{"query":"{ viewer { id } }`+padding+`"}`)
+	r := decodeGraphQL(t, body)
+	if res.StatusCode != http.StatusRequestEntityTooLarge || r.code() != "REQUEST_TOO_LARGE" || r.Errors[0].Extensions["limit"] != float64(64<<10) {
+		t.Fatalf("%d %s, want 413 REQUEST_TOO_LARGE with the limit", res.StatusCode, body)
+	}
+	res, body = s.rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json"}, `{"query":"{ viewer { id } }"}`)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("a small body: %d %s", res.StatusCode, body)
+	}
+}
+
+func TestIntrospectionSwitch(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint("introspection ", on), func(t *testing.T) {
+			t.Parallel()
+			dsn, db := dbtest.New(t)
+			s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "GRAPHQL_INTROSPECTION": strconv.FormatBool(on)})
+			res := s.graphql("", `{ __schema { queryType { name } } }`, nil)
+			if on && string(res.Data) != `{"__schema":{"queryType":{"name":"Query"}}}` {
+				t.Fatalf("introspection on: %s %+v", res.Data, res.Errors)
+			}
+			if !on && (len(res.Errors) == 0 || strings.Contains(string(res.Data), "Query")) {
+				t.Fatalf("introspection off: %s %+v", res.Data, res.Errors)
+			}
+		})
+	}
+}
+
+func TestAutomaticPersistedQueries(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 0, Messages: 0, Seed: 1})
+	query := `{ viewer { databaseId } }`
+	sum := sha256.Sum256([]byte(query))
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
+	send := func(withQuery bool) gqlResponse {
+		payload := map[string]any{"extensions": ext}
+		if withQuery {
+			payload["query"] = query
+		}
+		b, _ := json.Marshal(payload)
+		req, _ := http.NewRequest("POST", s.url+"/graphql", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: s.session(1)})
+		return s.do(req)
+	}
+	if r := send(false); r.code() != "PERSISTED_QUERY_NOT_FOUND" {
+		t.Fatalf("hash before registration: %+v, want PERSISTED_QUERY_NOT_FOUND", r.Errors)
+	}
+	if r := send(true); string(r.Data) != `{"viewer":{"databaseId":1}}` {
+		t.Fatalf("registration: %s %+v", r.Data, r.Errors)
+	}
+	if r := send(false); string(r.Data) != `{"viewer":{"databaseId":1}}` {
+		t.Fatalf("hash alone: %s %+v", r.Data, r.Errors)
+	}
+}
+
+func TestCrossSiteRequestsAreRefused(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "CORS_ALLOWED_ORIGINS": "https://app.partizap.ru"})
+	const query = `{"query":"{ viewer { id } }"}`
+	tests := []struct {
+		name, method, path string
+		header             map[string]string
+		body               string
+		status             int
+		code               string
+	}{
+		{"JSON POST", "POST", "/graphql", map[string]string{"Content-Type": "application/json"}, query, 200, ""},
+		{"JSON POST with charset", "POST", "/graphql", map[string]string{"Content-Type": "application/json; charset=utf-8"}, query, 200, ""},
+		{"graphql-response+json accepted", "POST", "/graphql", map[string]string{"Content-Type": "application/json", "Accept": "application/graphql-response+json"}, query, 200, ""},
+		{"text/plain", "POST", "/graphql", map[string]string{"Content-Type": "text/plain"}, query, 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"form", "POST", "/graphql", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, "query=%7B+viewer+%7B+id+%7D+%7D", 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"multipart", "POST", "/graphql", map[string]string{"Content-Type": "multipart/form-data; boundary=x"}, "--x--", 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"no content type", "POST", "/graphql", nil, query, 415, "UNSUPPORTED_MEDIA_TYPE"},
+		{"HTML only accepted", "POST", "/graphql", map[string]string{"Content-Type": "application/json", "Accept": "text/html"}, query, 406, "NOT_ACCEPTABLE"},
+		{"GET query", "GET", "/graphql?query=" + url.QueryEscape("{ viewer { id } }"), nil, "", 200, ""},
+		{"GET mutation", "GET", "/graphql?query=" + url.QueryEscape("mutation { viewer { id } }"), nil, "", 422, "GRAPHQL_VALIDATION_FAILED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := s.rawRequest(tt.method, tt.path, tt.header, tt.body)
+			r := decodeGraphQL(t, body)
+			if res.StatusCode != tt.status || r.code() != tt.code {
+				t.Fatalf("%d %s, want %d %q", res.StatusCode, body, tt.status, tt.code)
+			}
+		})
+	}
+}
+
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "CORS_ALLOWED_ORIGINS": "https://app.partizap.ru"})
+	tests := []struct {
+		name, method, origin string
+		preflightHeaders     string
+		status               int
+		allowOrigin          string
+	}{
+		{"allowed origin", "POST", "https://app.partizap.ru", "", 200, "https://app.partizap.ru"},
+		{"other origin", "POST", "https://evil.example", "", 200, ""},
+		{"lookalike origin", "POST", "https://app.partizap.ru.evil.example", "", 200, ""},
+		{"null origin", "POST", "null", "", 200, ""},
+		{"allowed preflight", "OPTIONS", "https://app.partizap.ru", "content-type", 204, "https://app.partizap.ru"},
+		{"refused preflight", "OPTIONS", "https://evil.example", "content-type", 403, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := map[string]string{"Origin": tt.origin, "Content-Type": "application/json"}
+			if tt.method == "OPTIONS" {
+				h["Access-Control-Request-Method"] = "POST"
+				h["Access-Control-Request-Headers"] = tt.preflightHeaders
+			}
+			res, body := s.rawRequest(tt.method, "/graphql", h, `{"query":"{ viewer { id } }"}`)
+			got := res.Header.Get("Access-Control-Allow-Origin")
+			if res.StatusCode != tt.status || got != tt.allowOrigin {
+				t.Fatalf("%d, Access-Control-Allow-Origin %q; want %d, %q (%s)", res.StatusCode, got, tt.status, tt.allowOrigin, body)
+			}
+			creds := res.Header.Get("Access-Control-Allow-Credentials")
+			if (tt.allowOrigin != "") != (creds == "true") {
+				t.Fatalf("Access-Control-Allow-Credentials %q with Allow-Origin %q", creds, got)
+			}
+			if !slices.Contains(res.Header.Values("Vary"), "Origin") {
+				t.Fatalf("Vary = %v, want Origin", res.Header.Values("Vary"))
+			}
+			if tt.status == 204 && (res.Header.Get("Access-Control-Allow-Methods") != "GET, POST" || !strings.Contains(res.Header.Get("Access-Control-Allow-Headers"), "Content-Type")) {
+				t.Fatalf("preflight answer headers: %v", res.Header)
+			}
+		})
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 0, Messages: 0, Seed: 1})
+	for _, path := range []string{"/graphql?query=%7Bviewer%7Bid%7D%7D", "/vendor/conversations", "/playground", "/metrics", "/healthz", "/readyz", "/openapi.json", "/no/such/page"} {
+		res, _ := s.rawRequest("GET", path, nil, "")
+		if res.Header.Get("X-Content-Type-Options") != "nosniff" || res.Header.Get("X-Request-ID") == "" {
+			t.Errorf("GET %s: X-Content-Type-Options %q, X-Request-ID %q", path, res.Header.Get("X-Content-Type-Options"), res.Header.Get("X-Request-ID"))
+		}
+	}
+	res, _ := s.rawRequest("GET", "/playground", nil, "")
+	csp := res.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("playground CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-eval") {
+		t.Errorf("playground CSP %q allows eval", csp)
+	}
+	res, _ = s.rawRequest("GET", "/vendor/conversations", map[string]string{"X-Request-ID": "lb-7f3a"}, "")
+	if res.Header.Get("X-Request-ID") != "lb-7f3a" {
+		t.Errorf("a proxy's request id was not kept: %q", res.Header.Get("X-Request-ID"))
+	}
+	res, _ = s.rawRequest("GET", "/vendor/conversations", map[string]string{"X-Request-ID": "bad id\twith spaces"}, "")
+	if id := res.Header.Get("X-Request-ID"); id == "" || strings.Contains(id, " ") {
+		t.Errorf("a malformed request id was echoed: %q", id)
+	}
+}
+
+// TestInternalErrorsLeakNothing breaks the database under a running server and checks that
+// clients get a generic message with the request id while the log gets the details.
+func TestInternalErrorsLeakNothing(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 1, Conversations: 2, Messages: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	s := startTestServerLogging(t, db, summary, map[string]string{"DATABASE_URL": dsn}, &logs)
+	cookie := s.session(1)
+	if err := db.Exec("DROP TABLE product_images").Error; err != nil {
+		t.Fatal(err)
+	}
+	leaks := []string{"product_images", "SELECT", "relation", "no such table", ".go:", "goroutine", "SQLSTATE"}
+
+	res, body := s.restCall("GET", "", cookie)
+	var restErr struct {
+		Error struct{ Code, Message string }
+	}
+	_ = json.Unmarshal(body, &restErr)
+	id := res.Header.Get("X-Request-ID")
+	if res.StatusCode != 500 || restErr.Error.Code != "internal_error" || !strings.Contains(restErr.Error.Message, id) {
+		t.Fatalf("REST: %d %s (request id %s)", res.StatusCode, body, id)
+	}
+	req, _ := http.NewRequest("POST", s.url+"/graphql", strings.NewReader(`{"query":"{ vendorConversations { nodes { product { images { databaseId } } } } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+	gres, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gbody, _ := io.ReadAll(gres.Body)
+	gres.Body.Close()
+	g := decodeGraphQL(t, gbody)
+	gid := gres.Header.Get("X-Request-ID")
+	if g.code() != "INTERNAL_SERVER_ERROR" || g.Errors[0].Extensions["requestId"] != gid || !strings.Contains(g.Errors[0].Message, gid) {
+		t.Fatalf("GraphQL: %s (request id %s)", gbody, gid)
+	}
+	for _, leak := range leaks {
+		if strings.Contains(string(body)+string(gbody), leak) {
+			t.Errorf("a response shows %q:\n%s\n%s", leak, body, gbody)
+		}
+	}
+	logged := logs.String()
+	if !strings.Contains(logged, "product_images") || !strings.Contains(logged, id) || !strings.Contains(logged, gid) {
+		t.Errorf("the log lacks the cause or the request ids:\n%s", logged)
+	}
+	if strings.Contains(logged, cookie) {
+		t.Error("a session id reached the log")
+	}
+}
+
+// TestPanicsBecomeInternalErrors serves from a store without a database, so that the first
+// query panics, in an HTTP middleware and in a resolver.
+func TestPanicsBecomeInternalErrors(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	a := &app{store: models.NewStore(nil), cursors: models.NewCursors([]byte("k")), metrics: prometheus.NewRegistry(),
+		logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	a.cfg, _ = loadConfig(func(string) string { return "" })
+	srv := httptest.NewServer(a.handler())
+	defer srv.Close()
+	s := &testServer{t: t, url: srv.URL}
+
+	// REST with a cookie: the session lookup panics in the middleware.
+	res, body := s.rawRequest("GET", "/vendor/conversations", map[string]string{"Cookie": models.SessionCookie + "=abc"}, "")
+	id := res.Header.Get("X-Request-ID")
+	if res.StatusCode != 500 || !strings.Contains(string(body), `"code":"internal_error"`) || !strings.Contains(string(body), id) {
+		t.Fatalf("REST: %d %s", res.StatusCode, body)
+	}
+	// GraphQL, anonymous: node(id) queries in its resolver, which panics.
+	res, body = s.rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json"}, `{"query":"{ node(id: \"VXNlcjox\") { id } }"}`)
+	g := decodeGraphQL(t, body)
+	if g.code() != "INTERNAL_SERVER_ERROR" || g.Errors[0].Extensions["requestId"] != res.Header.Get("X-Request-ID") {
+		t.Fatalf("GraphQL: %d %s", res.StatusCode, body)
+	}
+	if strings.Contains(string(body), "nil pointer") || strings.Contains(string(body), "goroutine") {
+		t.Fatalf("GraphQL shows the panic: %s", body)
+	}
+	if n := strings.Count(logs.String(), "nil pointer dereference"); n != 2 {
+		t.Fatalf("logged %d panics, want 2:\n%s", n, logs.String())
+	}
+}
+
+func TestHeaderSizeLimit(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn})
+	a := s.app
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx, listener) }()
+	defer func() { cancel(); <-done }()
+	req, _ := http.NewRequest("GET", "http://"+listener.Addr().String()+"/healthz", nil)
+	req.Header.Set("X-Filler", strings.Repeat("x", 128<<10))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("128 KiB of headers: %d, want 431", res.StatusCode)
+	}
+}
+
+// TestSlowStatementsAreCancelled holds a lock the inbox query needs, so the request overruns
+// its deadline: the client gets a 503 at once and the statement is cancelled in PostgreSQL,
+// not left waiting.
+func TestSlowStatementsAreCancelled(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.NewOn(t, models.Postgres)
+	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 1, Conversations: 2, Messages: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": dsn, "REQUEST_TIMEOUT": "300ms"})
+	cookie := s.session(1)
+	tx := db.Begin()
+	defer tx.Rollback()
+	if err := tx.Exec("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE").Error; err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, body := s.restCall("GET", "", cookie)
+	if elapsed := time.Since(start); res.StatusCode != 503 || elapsed > 3*time.Second || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("%d %s after %v, want a quick 503 with Retry-After", res.StatusCode, body, elapsed)
+	}
+	var waiting int64
+	for range 50 {
+		db.Raw("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").Scan(&waiting)
+		if waiting == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if waiting != 0 {
+		t.Fatalf("%d statements still wait on the lock after the request gave up", waiting)
+	}
+}
+
+// TestGracefulShutdown starts a request, shuts the server down while it is in flight, and
+// checks that it still completes while new connections are refused.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "SHUTDOWN_GRACE": "5s"})
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := listener.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.app.serve(ctx, listener) }()
+
+	// The request is in flight: headers sent, half of its body still to come.
+	body := `{"query":"{ viewer { id } }"}`
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:10])
+	time.Sleep(100 * time.Millisecond) // let the handler start reading
+	cancel()
+	time.Sleep(100 * time.Millisecond) // let Shutdown close the listener
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Fatal("a new connection was accepted during shutdown")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the server stopped (%v) before its in-flight request finished", err)
+	default:
+	}
+	fmt.Fprint(conn, body[10:])
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || string(decodeGraphQL(t, got).Data) != `{"viewer":null}` {
+		t.Fatalf("in-flight request: %d %s", res.StatusCode, got)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v after a clean shutdown", err)
+	}
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

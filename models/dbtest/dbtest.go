@@ -48,10 +48,16 @@ func Dialect(t testing.TB) string {
 // an open handle.
 func New(t testing.TB) (string, *gorm.DB) {
 	t.Helper()
+	return NewOn(t, Dialect(t))
+}
+
+// NewOn is New on a given dialect, for the few tests about one database's own behaviour.
+func NewOn(t testing.TB, dialect string) (string, *gorm.DB) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var dsn string
-	if Dialect(t) == models.SQLite {
+	if dialect == models.SQLite {
 		dsn = "sqlite:" + filepath.Join(t.TempDir(), "test.db")
 	} else {
 		dsn = newPostgres(t, ctx)
