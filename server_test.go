@@ -34,6 +34,7 @@ import (
 
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/dbtest"
+	"github.com/partizap/vendor-inbox/models/pgtest"
 	"github.com/partizap/vendor-inbox/models/seed"
 	"github.com/partizap/vendor-inbox/resolvers"
 	"github.com/partizap/vendor-inbox/rest"
@@ -1580,4 +1581,71 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestDatabaseOutageAndRecovery stops a PostgreSQL server the test owns under a running
+// service: requests fail fast and cleanly, readiness drops while liveness stays, and when the
+// server is back the service recovers by itself.
+func TestDatabaseOutageAndRecovery(t *testing.T) {
+	t.Parallel()
+	cluster := pgtest.Start(t)
+	ctx := context.Background()
+	db, err := models.Open(ctx, cluster.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := models.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	summary, err := seed.Seed(ctx, db, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": cluster.URL()})
+	cookie := s.session(1)
+	status := func(path string) int {
+		res, _ := s.rawRequest("GET", path, nil, "")
+		return res.StatusCode
+	}
+	check := func(phase string, wantREST int, wantCode string, wantReady int) {
+		t.Helper()
+		start := time.Now()
+		res, body := s.restCall("GET", "limit=2", cookie)
+		if res.StatusCode != wantREST {
+			t.Fatalf("%s: REST %d %s, want %d", phase, res.StatusCode, body, wantREST)
+		}
+		g := s.graphql(cookie, `{ vendorConversations(first: 2) { nodes { databaseId product { title } } } }`, nil)
+		if g.code() != wantCode {
+			t.Fatalf("%s: GraphQL %s %+v, want code %q", phase, g.Data, g.Errors, wantCode)
+		}
+		if got := status("/readyz"); got != wantReady {
+			t.Fatalf("%s: /readyz %d, want %d", phase, got, wantReady)
+		}
+		if got := status("/healthz"); got != 200 {
+			t.Fatalf("%s: /healthz %d, want 200", phase, got)
+		}
+		if elapsed := time.Since(start); elapsed > 5*time.Second {
+			t.Fatalf("%s: the checks took %v; failures must be fast", phase, elapsed)
+		}
+		if strings.Contains(string(body), "dial") || strings.Contains(string(body), "127.0.0.1") {
+			t.Fatalf("%s: the error shows connection details: %s", phase, body)
+		}
+	}
+
+	check("up", 200, "", 200)
+	cluster.Stop(t)
+	check("down", 503, "SERVICE_UNAVAILABLE", 503)
+	check("still down", 503, "SERVICE_UNAVAILABLE", 503)
+	cluster.Start(t)
+	// Pooled connections died with the server; the service must replace them on its own.
+	deadline := time.Now().Add(15 * time.Second)
+	for status("/readyz") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz did not recover within 15s of the database's return")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for range 3 { // every pooled connection, not just the first, must work again
+		check("back", 200, "", 200)
+	}
 }
