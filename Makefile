@@ -1,5 +1,5 @@
 # The two commands: `make run` starts the service, `make test` runs every check CI runs.
-.PHONY: run test vet staticcheck fmt-check generate generate-check unit
+.PHONY: run test vet staticcheck fmt-check generate generate-check unit fuzz
 
 GO ?= go
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
@@ -34,3 +34,15 @@ unit:
 	@pg_isready -q -d "$(TEST_DATABASE_URL)" || { echo "PostgreSQL is not reachable at $(TEST_DATABASE_URL): the tests need it (set TEST_DATABASE_URL)"; exit 1; }
 	TEST_DB=sqlite $(GO) test -race -count=1 ./...
 	TEST_DB=postgres $(GO) test -race -count=1 ./...
+
+# Fuzzes each parser of client input for FUZZTIME (Go fuzzes one target per run). Not part of
+# `test`: its plain `go test` already runs every seed corpus (f.Add and testdata/fuzz) as tests.
+FUZZTIME ?= 20s
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzCursorDecode$$' -fuzztime $(FUZZTIME) ./models/
+	$(GO) test -run '^$$' -fuzz '^FuzzCursorRoundTrip$$' -fuzztime $(FUZZTIME) ./models/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseGlobalID$$' -fuzztime $(FUZZTIME) ./resolvers/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseParams$$' -fuzztime $(FUZZTIME) ./rest/
+	$(GO) test -run '^$$' -fuzz '^FuzzQueryString$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzGraphQLBody$$' -fuzztime $(FUZZTIME) .

@@ -463,7 +463,9 @@ func (h requestIDLogs) WithAttrs(attrs []slog.Attr) slog.Handler {
 	return requestIDLogs{h.Handler.WithAttrs(attrs)}
 }
 
-func (h requestIDLogs) WithGroup(name string) slog.Handler { return requestIDLogs{h.Handler.WithGroup(name)} }
+func (h requestIDLogs) WithGroup(name string) slog.Handler {
+	return requestIDLogs{h.Handler.WithGroup(name)}
+}
 
 // requestID gives every request an id, returned as X-Request-ID and quoted by internal errors
 // and logs. A well-formed id from a proxy in front is kept.

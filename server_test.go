@@ -1649,3 +1649,92 @@ func TestDatabaseOutageAndRecovery(t *testing.T) {
 		check("back", 200, "", 200)
 	}
 }
+
+// ---- fuzzing the whole handler ----
+
+// fuzzServer is the real handler over a small seeded database, with a vendor's session.
+func fuzzServer(f *testing.F) (http.Handler, string) {
+	dsn, db := dbtest.New(f)
+	if _, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 2, Conversations: 5, Messages: 2, Seed: 1}); err != nil {
+		f.Fatal(err)
+	}
+	cfg, err := loadConfig(func(k string) string { return map[string]string{"DATABASE_URL": dsn}[k] })
+	if err != nil {
+		f.Fatal(err)
+	}
+	a, err := openApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(a.close)
+	cookie, err := a.store.CreateSession(context.Background(), 1, time.Hour)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return a.handler(), cookie
+}
+
+func serveFuzz(t *testing.T, h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code >= 500 {
+		t.Fatalf("%s %s: %d %s", req.Method, req.URL, rec.Code, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); strings.HasPrefix(ct, "application/") && !json.Valid(rec.Body.Bytes()) {
+		t.Fatalf("%s %s: invalid JSON body %q", req.Method, req.URL, rec.Body)
+	}
+	return rec
+}
+
+// FuzzQueryString sends arbitrary query strings to the REST endpoint and to GET /graphql:
+// bad input must be a 4xx, never a 5xx or a panic.
+func FuzzQueryString(f *testing.F) {
+	h, cookie := fuzzServer(f)
+	for _, seed := range []string{
+		"", "limit=1", "limit=100", "limit=101", "limit=0", "limit=-1", "limit=1&limit=2", "limit=%zz",
+		"cursor=AQAGXD-dxqQAAAAAAAAAAAEUqtqDK_I1pQOKwM8", "cursor=%27%20OR%201%3D1--", "cursor=" + strings.Repeat("A", 4096),
+		"query=%7B%20viewer%20%7B%20id%20%7D%20%7D", "query=%7B%20vendorConversations(first%3A%20-1)%20%7B%20totalCount%20%7D%20%7D",
+		"query=mutation%7Bx%7D", "query={", "query=%00", "variables=%7B", "extensions=%7B%22persistedQuery%22%3A1%7D",
+	} {
+		f.Add(seed, true)
+		f.Add(seed, false)
+	}
+	f.Fuzz(func(t *testing.T, rawQuery string, signedIn bool) {
+		for _, path := range []string{"/vendor/conversations", "/graphql"} {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.URL.RawQuery = rawQuery
+			if signedIn {
+				req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+			}
+			serveFuzz(t, h, req)
+		}
+	})
+}
+
+// FuzzGraphQLBody posts arbitrary bodies to /graphql with a session: malformed JSON, invalid
+// operations and hostile arguments must all be 4xx or GraphQL errors, never a 5xx or a panic.
+func FuzzGraphQLBody(f *testing.F) {
+	h, cookie := fuzzServer(f)
+	for _, seed := range []string{
+		`{"query":"{ viewer { id } }"}`,
+		`{"query":"query($f: Int){ vendorConversations(first: $f) { nodes { id } } }","variables":{"f":5}}`,
+		`{"query":"{ vendorConversations(first: 2, after: \"x\") { nodes { id } } }"}`,
+		`{"query":"{ node(id: \"Q29udmVyc2F0aW9uOjE\") { id ... on Conversation { unreadCount } } }"}`,
+		`{"query":"{ nodes(ids: [\"VXNlcjox\", \"' OR 1=1\"]) { id } }"}`,
+		`{"query":"{ a: viewer { id } b: viewer { id } }"}`,
+		`{"query":"{ __schema { types { name } } }"}`,
+		`{"query":"fragment A on Query { ...A } { ...A }"}`,
+		`{"query":"{ vendorConversations(first: 2147483648) { totalCount } }"}`,
+		`{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"00"}}}`,
+		`{"query": 5}`, `{"query":"{", "variables": []}`, `[]`, `null`, `{`, "\x00", ``,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+		serveFuzz(t, h, req)
+	})
+}

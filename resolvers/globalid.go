@@ -46,5 +46,9 @@ func ParseGlobalID(s string) (typ string, id int64, err error) {
 	if convErr != nil || id <= 0 || strconv.FormatInt(id, 10) != digits {
 		return "", 0, invalid
 	}
+	// The decoder skips CR and LF even when strict: only the one spelling GlobalID makes counts.
+	if GlobalID(typ, id) != s {
+		return "", 0, invalid
+	}
 	return typ, id, nil
 }
