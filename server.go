@@ -361,15 +361,22 @@ func (a *app) session(ctx context.Context, args []string, stdout io.Writer) erro
 	return err
 }
 
-func (a *app) serve(ctx context.Context, listener net.Listener) error {
-	srv := &http.Server{
+// httpServer bounds how long a client may take over each part of a request, so slow or idle
+// clients cannot hold connections (and goroutines) forever.
+func (a *app) httpServer() *http.Server {
+	return &http.Server{
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
+}
+
+func (a *app) serve(ctx context.Context, listener net.Listener) error {
+	srv := a.httpServer()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(listener) }()
 	select {

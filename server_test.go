@@ -1481,17 +1481,43 @@ func TestHeaderSizeLimit(t *testing.T) {
 	}
 }
 
+func TestServerTimeouts(t *testing.T) {
+	t.Parallel()
+	a := &app{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), store: models.NewStore(nil), metrics: prometheus.NewRegistry()}
+	a.cfg, _ = loadConfig(func(string) string { return "" })
+	srv := a.httpServer()
+	for name, d := range map[string]time.Duration{"ReadHeaderTimeout": srv.ReadHeaderTimeout, "ReadTimeout": srv.ReadTimeout,
+		"WriteTimeout": srv.WriteTimeout, "IdleTimeout": srv.IdleTimeout} {
+		if d <= 0 || d > 2*time.Minute {
+			t.Errorf("%s = %v, want a bound", name, d)
+		}
+	}
+}
+
 // TestSlowStatementsAreCancelled holds a lock the inbox query needs, so the request overruns
-// its deadline: the client gets a 503 at once and the statement is cancelled in PostgreSQL,
-// not left waiting.
+// first the request's deadline, then (with a long deadline) the statement timeout: either way
+// the client gets a 503 at once and the statement is cancelled in PostgreSQL, not left waiting.
 func TestSlowStatementsAreCancelled(t *testing.T) {
 	t.Parallel()
+	for _, tt := range []struct{ name, requestTimeout, statementTimeout string }{
+		{"request deadline", "300ms", "1m"},
+		{"statement timeout", "1m", "300ms"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			slowStatementIsCancelled(t, map[string]string{"REQUEST_TIMEOUT": tt.requestTimeout, "DB_STATEMENT_TIMEOUT": tt.statementTimeout})
+		})
+	}
+}
+
+func slowStatementIsCancelled(t *testing.T, env map[string]string) {
 	dsn, db := dbtest.NewOn(t, models.Postgres)
 	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 1, Conversations: 2, Messages: 1, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": dsn, "REQUEST_TIMEOUT": "300ms"})
+	env["DATABASE_URL"] = dsn
+	s := startTestServer(t, db, summary, env)
 	cookie := s.session(1)
 	tx := db.Begin()
 	defer tx.Rollback()
