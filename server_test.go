@@ -29,9 +29,11 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 
+	"github.com/partizap/vendor-inbox/bench/floor"
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 	"github.com/partizap/vendor-inbox/models/pgtest"
@@ -1763,4 +1765,53 @@ func FuzzGraphQLBody(f *testing.F) {
 		req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
 		serveFuzz(t, h, req)
 	})
+}
+
+// TestFloorAnswersByteForByteLikeTheService checks the benchmarks' reference against the real
+// handler, so that comparing their speed compares the same work.
+func TestFloorAnswersByteForByteLikeTheService(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.NewOn(t, models.Postgres)
+	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 2, Conversations: 30, Messages: 3, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": dsn})
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	ref := httptest.NewServer(floor.New(pool, s.app.cursors))
+	defer ref.Close()
+	cookie := s.session(1)
+	get := func(base, query string) []byte {
+		req, _ := http.NewRequest("GET", base+"/vendor/conversations?"+query, nil)
+		req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s?%s: %d %s", base, query, res.StatusCode, body)
+		}
+		return body
+	}
+	for _, limit := range []int{1, 7, 20, 100} {
+		query := fmt.Sprintf("limit=%d", limit)
+		for page := 0; ; page++ {
+			want, got := get(s.url, query), get(ref.URL, query)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("limit %d, page %d: the floor differs\n got %s\nwant %s", limit, page, got, want)
+			}
+			var p restPage
+			_ = json.Unmarshal(want, &p)
+			if !p.Meta.HasMore {
+				break
+			}
+			query = fmt.Sprintf("limit=%d&cursor=%s", limit, *p.Meta.NextCursor)
+		}
+	}
 }

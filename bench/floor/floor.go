@@ -1,0 +1,204 @@
+// Package floor is the benchmarks' reference: the fastest honest implementation of
+// GET /vendor/conversations we can write. One hand-written statement resolves the session,
+// reads the page and builds the response's JSON text inside PostgreSQL, byte for byte what the
+// service returns for the same page. It exists to measure the service against, not to serve.
+package floor
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/partizap/vendor-inbox/models"
+)
+
+// JSON fragments of the statement. PostgreSQL's json_build_object writes `"k" : v`, not the
+// compact form the service returns, so the text is concatenated by hand; to_json escapes
+// strings (the same as Go's encoder for everything but U+2028/U+2029, which the data lacks).
+func jsonStr(expr string) string     { return "to_json(" + expr + ")::text" }
+func jsonNullable(expr string) string { return "coalesce(to_json(" + expr + ")::text, 'null')" }
+
+// jsonTime renders a timestamp as models.FormatTime does: RFC 3339 in UTC, fraction trimmed.
+func jsonTime(expr string) string {
+	return `('"' || regexp_replace(to_char(` + expr + ` AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '\.?0+$', '') || 'Z"')`
+}
+
+func jsonObject(fields ...[2]string) string {
+	parts := make([]string, len(fields))
+	for i, f := range fields {
+		sep := ","
+		if i == 0 {
+			sep = "{"
+		}
+		parts[i] = fmt.Sprintf("'%s\"%s\":' || %s", sep, f[0], f[1])
+	}
+	return "(" + strings.Join(parts, " || ") + " || '}')"
+}
+
+func userJSON(u string) string {
+	return jsonObject(
+		[2]string{"id", u + ".id::text"},
+		[2]string{"display_name", jsonStr(u + ".display_name")},
+		[2]string{"avatar_url", jsonNullable(u + ".avatar_url")},
+		[2]string{"city_id", jsonNullable(u + ".city_id")},
+		[2]string{"rating", jsonStr(u + ".rating::text")},
+		[2]string{"reviews_count", u + ".reviews_count::text"},
+		[2]string{"products_count", u + ".products_count::text"},
+		[2]string{"created_at", jsonTime(u + ".created_at")},
+	)
+}
+
+// floorQuery returns the statement; with a cursor it takes the position after it.
+func floorQuery(withCursor bool) string {
+	after := ""
+	if withCursor {
+		after = "AND (c.updated_at, c.id) < ($3, $4)"
+	}
+	image := jsonObject(
+		[2]string{"id", "i.id::text"},
+		[2]string{"thumbnail_webp", jsonStr("i.thumbnail_webp")},
+		[2]string{"thumbnail_jpeg", jsonStr("i.thumbnail_jpeg")},
+		[2]string{"medium_webp", jsonStr("i.medium_webp")},
+		[2]string{"medium_jpeg", jsonStr("i.medium_jpeg")},
+		[2]string{"large_webp", jsonStr("i.large_webp")},
+		[2]string{"large_jpeg", jsonStr("i.large_jpeg")},
+		[2]string{"status", jsonStr("i.status")},
+		[2]string{"is_primary", "i.is_primary::text"},
+		[2]string{"sort_order", "i.sort_order::text"},
+	)
+	message := jsonObject(
+		[2]string{"id", "m.id::text"},
+		[2]string{"conversation_id", "m.conversation_id::text"},
+		[2]string{"sender_id", "m.sender_id::text"},
+		[2]string{"text", jsonNullable("m.text")},
+		[2]string{"image_url", jsonNullable("m.image_url")},
+		[2]string{"is_read", "m.is_read::text"},
+		[2]string{"is_delivered", "m.is_delivered::text"},
+		[2]string{"created_at", jsonTime("m.created_at")},
+	)
+	product := jsonObject(
+		[2]string{"id", "p.id::text"},
+		[2]string{"title", jsonStr("p.title")},
+		[2]string{"price", "p.price::text"},
+		[2]string{"steering", jsonNullable("p.steering")},
+		[2]string{"city_id", "p.city_id::text"},
+		[2]string{"region_id", "p.region_id::text"},
+		[2]string{"district_id", jsonNullable("p.district_id")},
+		[2]string{"metro_station_id", jsonNullable("p.metro_station_id")},
+		[2]string{"metro_distance_m", jsonNullable("p.metro_distance_m")},
+		[2]string{"address_id", jsonNullable("p.address_id")},
+		[2]string{"images", "coalesce((SELECT '[' || string_agg(" + image + ", ',' ORDER BY i.sort_order, i.id) || ']' FROM product_images i WHERE i.product_id = p.id), '[]')"},
+		[2]string{"seller", "(SELECT " + userJSON("s") + " FROM users s WHERE s.id = p.seller_id)"},
+		[2]string{"published_at", "coalesce(" + jsonTime("p.published_at") + ", 'null')"},
+	)
+	conversation := jsonObject(
+		[2]string{"id", "c.id::text"},
+		[2]string{"product_id", "c.product_id::text"},
+		[2]string{"product", product},
+		[2]string{"participants", "(SELECT '[' || string_agg(" + userJSON("u") + ", ',' ORDER BY cp.joined_at, cp.user_id) || ']' FROM conversation_participants cp JOIN users u ON u.id = cp.user_id WHERE cp.conversation_id = c.id)"},
+		[2]string{"last_message", "coalesce((SELECT " + message + " FROM messages m WHERE m.conversation_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1), 'null')"},
+		[2]string{"unread_count", "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.sender_id <> c.seller_id AND NOT m.is_read)::text"},
+		[2]string{"created_at", jsonTime("c.created_at")},
+		[2]string{"updated_at", jsonTime("c.updated_at")},
+	)
+	return `WITH viewer AS (
+	SELECT user_id FROM sessions WHERE id_hash = $1 AND expires_at > now()
+), page AS (
+	SELECT c.* FROM conversations c JOIN viewer v ON c.seller_id = v.user_id
+	WHERE true ` + after + `
+	ORDER BY c.updated_at DESC, c.id DESC
+	LIMIT $2 + 1
+), numbered AS (
+	SELECT page.*, row_number() OVER (ORDER BY updated_at DESC, id DESC) AS n FROM page
+)
+SELECT (SELECT count(*) FROM viewer),
+	coalesce((SELECT '[' || string_agg(` + conversation + `, ',' ORDER BY c.n) || ']'
+		FROM numbered c JOIN products p ON p.id = c.product_id WHERE c.n <= $2), '[]'),
+	(SELECT count(*) FROM page) > $2,
+	(SELECT updated_at FROM numbered WHERE n = $2),
+	(SELECT id FROM numbered WHERE n = $2)`
+}
+
+// Floor serves the REST endpoint from one statement per request.
+type Floor struct {
+	pool    *pgxpool.Pool
+	cursors *models.Cursors
+	first   string
+	next    string
+}
+
+// New returns the floor over pool, encoding cursors as the service does.
+func New(pool *pgxpool.Pool, cursors *models.Cursors) *Floor {
+	return &Floor{pool: pool, cursors: cursors, first: floorQuery(false), next: floorQuery(true)}
+}
+
+// Page returns the response body of a page; ok is false for an unknown or expired session.
+func (f *Floor) Page(ctx context.Context, sessionID string, limit int, cursor *models.InboxKey) (body []byte, ok bool, err error) {
+	hash := sha256.Sum256([]byte(sessionID))
+	var row pgx.Row
+	if cursor == nil {
+		row = f.pool.QueryRow(ctx, f.first, hash[:], limit)
+	} else {
+		row = f.pool.QueryRow(ctx, f.next, hash[:], limit, cursor.UpdatedAt, cursor.ID)
+	}
+	var viewers int
+	var data string
+	var more bool
+	var lastAt *time.Time
+	var lastID *int64
+	if err := row.Scan(&viewers, &data, &more, &lastAt, &lastID); err != nil {
+		return nil, false, err
+	}
+	if viewers == 0 {
+		return nil, false, nil
+	}
+	next := "null"
+	if more && lastID != nil && lastAt != nil {
+		next = strconv.Quote(f.cursors.Encode(models.InboxKey{UpdatedAt: *lastAt, ID: *lastID}))
+	}
+	return []byte(`{"data":` + data + `,"meta":{"has_more":` + strconv.FormatBool(more) + `,"next_cursor":` + next + "}}\n"), true, nil
+}
+
+func (f *Floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := models.DefaultPageSize
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > models.MaxPageSize {
+			http.Error(w, `{"error":{"code":"invalid_limit","message":"limit must be an integer from 1 to 100"}}`, http.StatusBadRequest)
+			return
+		}
+		limit = n
+	}
+	var cursor *models.InboxKey
+	if v := q.Get("cursor"); v != "" {
+		k, err := f.cursors.Decode(v)
+		if err != nil {
+			http.Error(w, `{"error":{"code":"invalid_cursor","message":"bad cursor"}}`, http.StatusBadRequest)
+			return
+		}
+		cursor = &k
+	}
+	c, err := r.Cookie(models.SessionCookie)
+	if err != nil {
+		http.Error(w, `{"error":{"code":"unauthenticated","message":"sign in"}}`, http.StatusUnauthorized)
+		return
+	}
+	body, ok, err := f.Page(r.Context(), c.Value, limit, cursor)
+	switch {
+	case err != nil:
+		http.Error(w, `{"error":{"code":"internal_error","message":"internal error"}}`, http.StatusInternalServerError)
+	case !ok:
+		http.Error(w, `{"error":{"code":"unauthenticated","message":"sign in"}}`, http.StatusUnauthorized)
+	default:
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(body)
+	}
+}
