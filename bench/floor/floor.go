@@ -22,7 +22,7 @@ import (
 // JSON fragments of the statement. PostgreSQL's json_build_object writes `"k" : v`, not the
 // compact form the service returns, so the text is concatenated by hand; to_json escapes
 // strings (the same as Go's encoder for everything but U+2028/U+2029, which the data lacks).
-func jsonStr(expr string) string     { return "to_json(" + expr + ")::text" }
+func jsonStr(expr string) string      { return "to_json(" + expr + ")::text" }
 func jsonNullable(expr string) string { return "coalesce(to_json(" + expr + ")::text, 'null')" }
 
 // jsonTime renders a timestamp as models.FormatTime does: RFC 3339 in UTC, fraction trimmed.
