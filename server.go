@@ -328,14 +328,20 @@ func (a *app) seed(ctx context.Context, args []string, stdout io.Writer) error {
 	var opts seed.Options
 	fs.IntVar(&opts.Vendors, "vendors", 5, "number of vendors")
 	fs.IntVar(&opts.Conversations, "conversations", 30, "conversations per vendor")
+	fs.IntVar(&opts.BusiestConversations, "busiest", 0, "conversations of vendor 1, the busiest, when more than --conversations (0: as many as the others)")
 	fs.IntVar(&opts.Messages, "messages", 8, "messages per conversation")
 	fs.Int64Var(&opts.Seed, "seed", 1, "random seed; the same seed gives the same data")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("seed: unexpected arguments %q", fs.Args())
+	}
 	if err := a.migrate(ctx); err != nil {
 		return err
 	}
+	// Progress goes to stderr; stdout gets only the summary's one JSON line.
+	opts.Progress = os.Stderr
 	summary, err := seed.Seed(ctx, a.db, opts)
 	if err != nil {
 		return err

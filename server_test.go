@@ -38,7 +38,6 @@ import (
 	"github.com/partizap/vendor-inbox/models/dbtest"
 	"github.com/partizap/vendor-inbox/models/pgtest"
 	"github.com/partizap/vendor-inbox/models/seed"
-	"github.com/partizap/vendor-inbox/resolvers"
 	"github.com/partizap/vendor-inbox/rest"
 )
 
@@ -327,7 +326,7 @@ func TestConversationFieldsMatchTheirRows(t *testing.T) {
 	cookie := s.session(vendor)
 	for _, id := range ids[:3] {
 		res := s.graphql(cookie, `query($id: ID!) { node(id: $id) { ...Conv } }`+fullQuery[strings.Index(fullQuery, "fragment U"):],
-			map[string]any{"id": resolvers.GlobalID("Conversation", id)})
+			map[string]any{"id": models.GlobalID("Conversation", id)})
 		var got struct{ Node map[string]any }
 		if err := json.Unmarshal(res.Data, &got); err != nil || len(res.Errors) > 0 {
 			t.Fatalf("node(%d): %s %+v", id, res.Data, res.Errors)
@@ -354,7 +353,7 @@ func (s *testServer) expectedConversation(viewerID, id int64) map[string]any {
 	const userColumns = "u.id, u.display_name, u.avatar_url, u.city_id, CAST(u.rating AS TEXT) AS rating, u.reviews_count, u.products_count, u.created_at"
 	user := func(u models.User) map[string]any {
 		return map[string]any{
-			"id": resolvers.GlobalID("User", u.ID), "databaseId": u.ID, "displayName": u.DisplayName,
+			"id": models.GlobalID("User", u.ID), "databaseId": u.ID, "displayName": u.DisplayName,
 			"avatarUrl": u.AvatarURL, "cityId": u.CityID, "rating": u.Rating, "reviewsCount": u.ReviewsCount,
 			"productsCount": u.ProductsCount, "createdAt": ts(u.CreatedAt),
 		}
@@ -393,8 +392,8 @@ func (s *testServer) expectedConversation(viewerID, id int64) map[string]any {
 	if len(last) == 1 {
 		m := last[0]
 		lastMessage = map[string]any{
-			"id": resolvers.GlobalID("Message", m.ID), "databaseId": m.ID,
-			"conversationId": resolvers.GlobalID("Conversation", id), "text": m.Text, "imageUrl": m.ImageURL,
+			"id": models.GlobalID("Message", m.ID), "databaseId": m.ID,
+			"conversationId": models.GlobalID("Conversation", id), "text": m.Text, "imageUrl": m.ImageURL,
 			"isRead": m.IsRead, "isDelivered": m.IsDelivered, "createdAt": ts(m.CreatedAt),
 			"sender": userByID(m.SenderID),
 		}
@@ -404,10 +403,10 @@ func (s *testServer) expectedConversation(viewerID, id int64) map[string]any {
 		publishedAt = ts(*p.PublishedAt)
 	}
 	want := map[string]any{
-		"id": resolvers.GlobalID("Conversation", id), "databaseId": id,
+		"id": models.GlobalID("Conversation", id), "databaseId": id,
 		"createdAt": ts(c.CreatedAt), "updatedAt": ts(c.UpdatedAt), "unreadCount": unread,
 		"product": map[string]any{
-			"id": resolvers.GlobalID("Product", p.ID), "databaseId": p.ID, "title": p.Title,
+			"id": models.GlobalID("Product", p.ID), "databaseId": p.ID, "title": p.Title,
 			"price": p.Price, "steering": p.Steering, "cityId": p.CityID, "regionId": p.RegionID,
 			"districtId": p.DistrictID, "metroStationId": p.MetroStationID, "metroDistanceM": p.MetroDistanceM,
 			"addressId": p.AddressID, "publishedAt": publishedAt, "images": imageList,
@@ -474,7 +473,7 @@ func TestVendorSeesOnlyTheirOwnConversations(t *testing.T) {
 		t.Fatalf("list = %v, want vendor 2's %v", got, want)
 	}
 
-	gid := resolvers.GlobalID
+	gid := models.GlobalID
 	tests := []struct {
 		name string
 		id   string
@@ -582,6 +581,31 @@ func TestStatementsDoNotGrowWithPageSize(t *testing.T) {
 			p := s.page(cookie, tt.vars)
 			if got := s.statements() - before; got != tt.want {
 				t.Fatalf("%d statements for %d conversations, want %d", got, len(p.ids()), tt.want)
+			}
+		})
+	}
+	withoutPageInfo := strings.Replace(fullQuery, "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }", "pageInfo { endCursor }", 1)
+	fragments := fullQuery[strings.Index(fullQuery, "fragment U"):]
+	var newest string
+	s.db.Raw("SELECT id FROM conversations WHERE seller_id = ? ORDER BY updated_at DESC, id DESC LIMIT 1", s.seed.BusiestVendorID).Scan(&newest)
+	newestID, _ := strconv.ParseInt(newest, 10, 64)
+	for _, tt := range []struct {
+		name, query string
+		vars        map[string]any
+		want        int
+	}{
+		{"after a cursor, not asking what lies before", withoutPageInfo, map[string]any{"first": 100, "after": cursor}, fullPage},
+		{"node of a conversation", `query($id: ID!) { node(id: $id) { ...Conv } }` + fragments, map[string]any{"id": models.GlobalID(models.TypeConversation, newestID)}, fullPage},
+		{"nodes of two conversations", `query($ids: [ID!]!) { nodes(ids: $ids) { ...Conv } }` + fragments,
+			map[string]any{"ids": []string{models.GlobalID(models.TypeConversation, newestID), models.GlobalID(models.TypeConversation, newestID-1)}}, fullPage},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := s.statements()
+			if res := s.graphql(cookie, tt.query, tt.vars); len(res.Errors) > 0 {
+				t.Fatal(res.Errors)
+			}
+			if got := s.statements() - before; got != tt.want {
+				t.Fatalf("%d statements, want %d", got, tt.want)
 			}
 		})
 	}
@@ -1814,4 +1838,99 @@ func TestFloorAnswersByteForByteLikeTheService(t *testing.T) {
 			query = fmt.Sprintf("limit=%d&cursor=%s", limit, *p.Meta.NextCursor)
 		}
 	}
+}
+
+// ---- in-process benchmarks: allocations and time per request, without the network ----
+
+// BenchmarkInbox serves the load benchmark's scenarios through the real handler. Run with
+// `go test -run '^$' -bench Inbox -benchmem .` (TEST_DB picks the database).
+func BenchmarkInbox(b *testing.B) {
+	dsn, db := dbtest.New(b)
+	const deepPage = 500
+	if _, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 2, Conversations: 50, BusiestConversations: deepPage*20 + 100, Messages: 3, Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := loadConfig(func(k string) string { return map[string]string{"DATABASE_URL": dsn}[k] })
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := openApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(a.close)
+	h := a.handler()
+	cookie, err := a.store.CreateSession(context.Background(), 1, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	serve := func(req *http.Request) *httptest.ResponseRecorder {
+		req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), `"errors"`) {
+			b.Fatalf("%s %s: %d %s", req.Method, req.URL, rec.Code, rec.Body)
+		}
+		return rec
+	}
+	rest := func(query string) func() *http.Request {
+		return func() *http.Request { return httptest.NewRequest("GET", "/vendor/conversations?"+query, nil) }
+	}
+	graphQL := func(query string, vars map[string]any) func() *http.Request {
+		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+		return func() *http.Request {
+			req := httptest.NewRequest("POST", "/graphql", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			return req
+		}
+	}
+	// The cursor of the deep page, reached as a client would.
+	deep := "limit=20"
+	for range deepPage - 1 {
+		var p restPage
+		_ = json.Unmarshal(serve(rest(deep)()).Body.Bytes(), &p)
+		deep = "limit=20&cursor=" + *p.Meta.NextCursor
+	}
+	var first page
+	_ = json.Unmarshal(decodeGraphQLBody(b, serve(graphQL(fullQuery, map[string]any{"first": 1})()).Body.Bytes()), &first)
+	nodeID := first.VendorConversations.Edges[0].Node["id"].(string)
+
+	for _, sc := range []struct {
+		name    string
+		request func() *http.Request
+	}{
+		{"graphql-20", graphQL(fullQuery, map[string]any{"first": 20})},
+		{"graphql-100", graphQL(fullQuery, map[string]any{"first": 100})},
+		{"rest-20", rest("limit=20")},
+		{"rest-100", rest("limit=100")},
+		{"rest-deep", rest(deep)},
+		{"node", graphQL(`query($id: ID!) { node(id: $id) { ...Conv } }`+fullQuery[strings.Index(fullQuery, "fragment U"):], map[string]any{"id": nodeID})},
+	} {
+		b.Run(sc.name, func(b *testing.B) {
+			statements := func() float64 {
+				families, _ := a.metrics.Gather()
+				for _, f := range families {
+					if f.GetName() == "bff_db_queries_total" {
+						return f.Metric[0].GetCounter().GetValue()
+					}
+				}
+				return 0
+			}
+			before := statements()
+			b.ReportAllocs()
+			for b.Loop() {
+				serve(sc.request())
+			}
+			b.ReportMetric((statements()-before)/float64(b.N), "stmts/op")
+		})
+	}
+}
+
+func decodeGraphQLBody(tb testing.TB, body []byte) json.RawMessage {
+	tb.Helper()
+	var r gqlResponse
+	if err := json.Unmarshal(body, &r); err != nil || len(r.Errors) > 0 {
+		tb.Fatalf("GraphQL answer %s: %v", body, err)
+	}
+	return r.Data
 }

@@ -35,7 +35,6 @@ type ResolverRoot interface {
 	Message() MessageResolver
 	Product() ProductResolver
 	Query() QueryResolver
-	User() UserResolver
 }
 
 type DirectiveRoot struct {
@@ -46,6 +45,7 @@ type ComplexityRoot struct {
 		CreatedAt    func(childComplexity int) int
 		ID           func(childComplexity int) int
 		LastMessage  func(childComplexity int) int
+		NodeID       func(childComplexity int) int
 		Participants func(childComplexity int) int
 		Product      func(childComplexity int) int
 		UnreadCount  func(childComplexity int) int
@@ -65,14 +65,15 @@ type ComplexityRoot struct {
 	}
 
 	Message struct {
-		ConversationID func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		ID             func(childComplexity int) int
-		ImageURL       func(childComplexity int) int
-		IsDelivered    func(childComplexity int) int
-		IsRead         func(childComplexity int) int
-		Sender         func(childComplexity int) int
-		Text           func(childComplexity int) int
+		ConversationNodeID func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		ImageURL           func(childComplexity int) int
+		IsDelivered        func(childComplexity int) int
+		IsRead             func(childComplexity int) int
+		NodeID             func(childComplexity int) int
+		Sender             func(childComplexity int) int
+		Text               func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -90,6 +91,7 @@ type ComplexityRoot struct {
 		Images         func(childComplexity int) int
 		MetroDistanceM func(childComplexity int) int
 		MetroStationID func(childComplexity int) int
+		NodeID         func(childComplexity int) int
 		Price          func(childComplexity int) int
 		PublishedAt    func(childComplexity int) int
 		RegionID       func(childComplexity int) int
@@ -124,6 +126,7 @@ type ComplexityRoot struct {
 		CreatedAt     func(childComplexity int) int
 		DisplayName   func(childComplexity int) int
 		ID            func(childComplexity int) int
+		NodeID        func(childComplexity int) int
 		ProductsCount func(childComplexity int) int
 		Rating        func(childComplexity int) int
 		ReviewsCount  func(childComplexity int) int
@@ -135,8 +138,6 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type ConversationResolver interface {
-	ID(ctx context.Context, obj *models.Conversation) (string, error)
-
 	Product(ctx context.Context, obj *models.Conversation) (*models.Product, error)
 	Participants(ctx context.Context, obj *models.Conversation) ([]*models.User, error)
 	LastMessage(ctx context.Context, obj *models.Conversation) (*models.Message, error)
@@ -146,14 +147,9 @@ type ConversationConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *ConversationConnection) (int, error)
 }
 type MessageResolver interface {
-	ID(ctx context.Context, obj *models.Message) (string, error)
-
-	ConversationID(ctx context.Context, obj *models.Message) (string, error)
 	Sender(ctx context.Context, obj *models.Message) (*models.User, error)
 }
 type ProductResolver interface {
-	ID(ctx context.Context, obj *models.Product) (string, error)
-
 	Images(ctx context.Context, obj *models.Product) ([]*models.ProductImage, error)
 	Seller(ctx context.Context, obj *models.Product) (*models.User, error)
 }
@@ -162,9 +158,6 @@ type QueryResolver interface {
 	Nodes(ctx context.Context, ids []string) ([]models.Node, error)
 	Viewer(ctx context.Context) (*models.User, error)
 	VendorConversations(ctx context.Context, first *int, after *string, last *int, before *string) (*ConversationConnection, error)
-}
-type UserResolver interface {
-	ID(ctx context.Context, obj *models.User) (string, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -191,7 +184,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.CreatedAt(childComplexity), true
-	case "Conversation.id", "Conversation.databaseId":
+	case "Conversation.databaseId":
 		if e.ComplexityRoot.Conversation.ID == nil {
 			break
 		}
@@ -203,6 +196,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Conversation.LastMessage(childComplexity), true
+	case "Conversation.id":
+		if e.ComplexityRoot.Conversation.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Conversation.NodeID(childComplexity), true
 	case "Conversation.participants":
 		if e.ComplexityRoot.Conversation.Participants == nil {
 			break
@@ -267,18 +266,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.ConversationEdge.Node(childComplexity), true
 
 	case "Message.conversationId":
-		if e.ComplexityRoot.Message.ConversationID == nil {
+		if e.ComplexityRoot.Message.ConversationNodeID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Message.ConversationID(childComplexity), true
+		return e.ComplexityRoot.Message.ConversationNodeID(childComplexity), true
 	case "Message.createdAt":
 		if e.ComplexityRoot.Message.CreatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Message.CreatedAt(childComplexity), true
-	case "Message.id", "Message.databaseId":
+	case "Message.databaseId":
 		if e.ComplexityRoot.Message.ID == nil {
 			break
 		}
@@ -302,6 +301,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Message.IsRead(childComplexity), true
+	case "Message.id":
+		if e.ComplexityRoot.Message.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Message.NodeID(childComplexity), true
 	case "Message.sender":
 		if e.ComplexityRoot.Message.Sender == nil {
 			break
@@ -358,7 +363,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.DistrictID(childComplexity), true
-	case "Product.id", "Product.databaseId":
+	case "Product.databaseId":
 		if e.ComplexityRoot.Product.ID == nil {
 			break
 		}
@@ -382,6 +387,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Product.MetroStationID(childComplexity), true
+	case "Product.id":
+		if e.ComplexityRoot.Product.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.NodeID(childComplexity), true
 	case "Product.price":
 		if e.ComplexityRoot.Product.Price == nil {
 			break
@@ -544,12 +555,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.DisplayName(childComplexity), true
-	case "User.id", "User.databaseId":
+	case "User.databaseId":
 		if e.ComplexityRoot.User.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.User.ID(childComplexity), true
+	case "User.id":
+		if e.ComplexityRoot.User.NodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.NodeID(childComplexity), true
 	case "User.productsCount":
 		if e.ComplexityRoot.User.ProductsCount == nil {
 			break
@@ -1233,7 +1250,7 @@ func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.
 			return ec.fieldContext_Conversation_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Conversation().ID(ctx, obj)
+			return obj.NodeID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1244,7 +1261,7 @@ func (ec *executionContext) _Conversation_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Conversation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Conversation", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("Conversation", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Conversation_databaseId(ctx context.Context, field graphql.CollectedField, obj *models.Conversation) (ret graphql.Marshaler) {
@@ -1618,7 +1635,7 @@ func (ec *executionContext) _Message_id(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Message_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Message().ID(ctx, obj)
+			return obj.NodeID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1629,7 +1646,7 @@ func (ec *executionContext) _Message_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Message_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("Message", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Message_databaseId(ctx context.Context, field graphql.CollectedField, obj *models.Message) (ret graphql.Marshaler) {
@@ -1664,7 +1681,7 @@ func (ec *executionContext) _Message_conversationId(ctx context.Context, field g
 			return ec.fieldContext_Message_conversationId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Message().ConversationID(ctx, obj)
+			return obj.ConversationNodeID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1675,7 +1692,7 @@ func (ec *executionContext) _Message_conversationId(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Message_conversationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Message", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("Message", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Message_sender(ctx context.Context, field graphql.CollectedField, obj *models.Message) (ret graphql.Marshaler) {
@@ -1926,7 +1943,7 @@ func (ec *executionContext) _Product_id(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Product_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Product().ID(ctx, obj)
+			return obj.NodeID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1937,7 +1954,7 @@ func (ec *executionContext) _Product_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Product_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Product", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("Product", field, true, false, "ID")
 }
 
 func (ec *executionContext) _Product_databaseId(ctx context.Context, field graphql.CollectedField, obj *models.Product) (ret graphql.Marshaler) {
@@ -2736,7 +2753,7 @@ func (ec *executionContext) _User_id(ctx context.Context, field graphql.Collecte
 			return ec.fieldContext_User_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.User().ID(ctx, obj)
+			return obj.NodeID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2747,7 +2764,7 @@ func (ec *executionContext) _User_id(ctx context.Context, field graphql.Collecte
 	)
 }
 func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("User", field, true, false, "ID")
 }
 
 func (ec *executionContext) _User_databaseId(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
@@ -4068,11 +4085,10 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Conversation")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Conversation_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._Conversation_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "databaseId":
 			out.Values[i] = ec._Conversation_databaseId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -4228,22 +4244,20 @@ func (ec *executionContext) _Message(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Message")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Message_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._Message_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "databaseId":
 			out.Values[i] = ec._Message_databaseId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "conversationId":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Message_conversationId(ctx, field, obj)
-				})
+			out.Values[i] = ec._Message_conversationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "sender":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -4352,11 +4366,10 @@ func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Product")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Product_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._Product_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "databaseId":
 			out.Values[i] = ec._Product_databaseId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -4605,50 +4618,49 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("User")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._User_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._User_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "databaseId":
 			out.Values[i] = ec._User_databaseId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "displayName":
 			out.Values[i] = ec._User_displayName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "avatarUrl":
 			out.Values[i] = ec._User_avatarUrl(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "cityId":
 			out.Values[i] = ec._User_cityId(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "rating":
 			out.Values[i] = ec._User_rating(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "reviewsCount":
 			out.Values[i] = ec._User_reviewsCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "productsCount":
 			out.Values[i] = ec._User_productsCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._User_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -34,6 +34,11 @@ func NewStore(db *gorm.DB) *Store {
 type PageArgs struct {
 	First, Last   *int
 	After, Before *InboxKey
+	// FarSide asks whether items lie beyond the cursor, away from the page (HasPreviousPage
+	// when paging forward after a cursor, HasNextPage backward before one). It costs one more
+	// probe, so callers ask only when they show it; unasked, it is reported as false, as the
+	// Relay spec allows.
+	FarSide bool
 }
 
 // Page is a window of a list with what lies beyond it on either side.
@@ -57,7 +62,7 @@ func (a PageArgs) validate() error {
 
 // VendorConversations returns a page of the conversations about products sold by viewerID,
 // newest activity first (UpdatedAt descending, ID descending). It is one index range scan of
-// conversations_inbox_idx, plus one probe for the far side when a cursor is given.
+// conversations_inbox_idx, plus one probe when args.FarSide asks about the far side of a cursor.
 func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args PageArgs) (Page[*Conversation], error) {
 	if viewerID == 0 {
 		return Page[*Conversation]{}, ErrUnauthenticated
@@ -109,6 +114,7 @@ func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args Pa
 	// The far side of the cursor: are there items beyond it, away from the page?
 	var probe *gorm.DB
 	switch {
+	case !args.FarSide:
 	case !backward && args.After != nil:
 		probe = s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ? AND (updated_at, id) >= (?, ?)", viewerID, args.After.UpdatedAt, args.After.ID)
 	case backward && args.Before != nil:

@@ -123,7 +123,7 @@ func TestVendorConversationsPaging(t *testing.T) {
 	for _, size := range []int{1, 2, 3, 7, 100} {
 		t.Run(fmt.Sprintf("forward by %d", size), func(t *testing.T) {
 			var got []int64
-			args := models.PageArgs{First: ptr(size)}
+			args := models.PageArgs{First: ptr(size), FarSide: true}
 			for pages := 0; ; pages++ {
 				page, err := store.VendorConversations(ctx, vendor.ID, args)
 				if err != nil {
@@ -148,7 +148,7 @@ func TestVendorConversationsPaging(t *testing.T) {
 		})
 		t.Run(fmt.Sprintf("backward by %d", size), func(t *testing.T) {
 			var got []int64
-			args := models.PageArgs{Last: ptr(size)}
+			args := models.PageArgs{Last: ptr(size), FarSide: true}
 			for pages := 0; ; pages++ {
 				page, err := store.VendorConversations(ctx, vendor.ID, args)
 				if err != nil {
@@ -382,8 +382,8 @@ func TestInboxIsAnIndexRangeScan(t *testing.T) {
 	key := models.InboxKey{UpdatedAt: t0.Add(200 * time.Hour), ID: 5000}
 	for _, args := range []models.PageArgs{
 		{First: ptr(20)},
-		{First: ptr(100), After: &key},
-		{Last: ptr(20), Before: &key},
+		{First: ptr(100), After: &key, FarSide: true},
+		{Last: ptr(20), Before: &key, FarSide: true},
 	} {
 		if _, err := store.VendorConversations(context.Background(), 7, args); err != nil {
 			t.Fatal(err)

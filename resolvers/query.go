@@ -43,7 +43,7 @@ func (r queryResolver) Nodes(ctx context.Context, ids []string) ([]models.Node, 
 	refs := make([]nodeRef, len(ids))
 	byType := map[string][]int64{}
 	for i, s := range ids {
-		typ, id, err := ParseGlobalID(s)
+		typ, id, err := models.ParseGlobalID(s)
 		if err != nil {
 			return nil, err
 		}
@@ -57,11 +57,11 @@ func (r queryResolver) Nodes(ctx context.Context, ids []string) ([]models.Node, 
 	viewerID := models.ViewerID(ctx)
 	found := map[nodeRef]models.Node{}
 	for _, load := range []func() error{
-		func() error { return collect(ctx, l.ConversationByID, typeConversation, byType, found, nil) },
-		func() error { return collect(ctx, l.MessageByID, typeMessage, byType, found, nil) },
-		func() error { return collect(ctx, l.UserByID, typeUser, byType, found, nil) },
+		func() error { return collect(ctx, l.ConversationByID, models.TypeConversation, byType, found, nil) },
+		func() error { return collect(ctx, l.MessageByID, models.TypeMessage, byType, found, nil) },
+		func() error { return collect(ctx, l.UserByID, models.TypeUser, byType, found, nil) },
 		func() error {
-			return collect(ctx, l.ProductByID, typeProduct, byType, found, func(p *models.Product) bool { return p.VisibleTo(viewerID) })
+			return collect(ctx, l.ProductByID, models.TypeProduct, byType, found, func(p *models.Product) bool { return p.VisibleTo(viewerID) })
 		},
 	} {
 		if err := load(); err != nil {
@@ -69,8 +69,19 @@ func (r queryResolver) Nodes(ctx context.Context, ids []string) ([]models.Node, 
 		}
 	}
 	out := make([]models.Node, len(refs))
+	var conversations []*models.Conversation
 	for i, ref := range refs {
 		out[i] = found[ref]
+		if c, ok := out[i].(*models.Conversation); ok {
+			conversations = append(conversations, c)
+		}
+	}
+	// Conversations' nested fields come in one batch per kind, as in a page of the inbox,
+	// rather than in whatever batches the loaders' timers happen to form.
+	var f loaders.ConversationFields
+	addConversationFields(graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx).Field.Selections, &f)
+	if err := l.PrefetchConversations(ctx, conversations, f); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -117,7 +128,9 @@ func (r queryResolver) VendorConversations(ctx context.Context, first *int, afte
 		}
 		*c.key = &k
 	}
-	page, err := loaders.For(ctx).VendorInbox(ctx, args, requestedConversationFields(ctx))
+	fields, farSide := requestedConversationFields(ctx)
+	args.FarSide = farSide
+	page, err := loaders.For(ctx).VendorInbox(ctx, args, fields)
 	if err != nil {
 		return nil, err
 	}
@@ -150,9 +163,9 @@ func (r connectionResolver) TotalCount(ctx context.Context, _ *graph.Conversatio
 
 // requestedConversationFields reads, from the selection of the connection being resolved,
 // which nested fields of its conversations the client asked for, through edges.node and nodes,
-// fragments included.
-func requestedConversationFields(ctx context.Context) loaders.ConversationFields {
-	var f loaders.ConversationFields
+// fragments included; and whether it asked what lies beyond the page (pageInfo's
+// hasPreviousPage or hasNextPage), which costs a probe.
+func requestedConversationFields(ctx context.Context) (f loaders.ConversationFields, farSide bool) {
 	op := graphql.GetOperationContext(ctx)
 	for _, field := range graphql.CollectFieldsCtx(ctx, nil) {
 		switch field.Name {
@@ -164,9 +177,13 @@ func requestedConversationFields(ctx context.Context) loaders.ConversationFields
 			}
 		case "nodes":
 			addConversationFields(op, field.Selections, &f)
+		case "pageInfo":
+			for _, info := range graphql.CollectFields(op, field.Selections, []string{"PageInfo"}) {
+				farSide = farSide || info.Name == "hasPreviousPage" || info.Name == "hasNextPage"
+			}
 		}
 	}
-	return f
+	return f, farSide
 }
 
 func addConversationFields(op *graphql.OperationContext, sel ast.SelectionSet, f *loaders.ConversationFields) {

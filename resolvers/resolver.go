@@ -31,7 +31,6 @@ func (r *Resolver) ConversationConnection() graph.ConversationConnectionResolver
 }
 func (r *Resolver) Message() graph.MessageResolver { return messageResolver{r} }
 func (r *Resolver) Product() graph.ProductResolver { return productResolver{r} }
-func (r *Resolver) User() graph.UserResolver       { return userResolver{r} }
 
 type (
 	queryResolver        struct{ *Resolver }
@@ -39,12 +38,7 @@ type (
 	connectionResolver   struct{ *Resolver }
 	messageResolver      struct{ *Resolver }
 	productResolver      struct{ *Resolver }
-	userResolver         struct{ *Resolver }
 )
-
-func (conversationResolver) ID(_ context.Context, c *models.Conversation) (string, error) {
-	return GlobalID(typeConversation, c.ID), nil
-}
 
 func (conversationResolver) Product(ctx context.Context, c *models.Conversation) (*models.Product, error) {
 	p, err := loaders.For(ctx).ProductByID.Get(ctx, c.ProductID)
@@ -63,10 +57,6 @@ func (conversationResolver) UnreadCount(ctx context.Context, c *models.Conversat
 	return loaders.For(ctx).UnreadCountByConversationID.Get(ctx, c.ID)
 }
 
-func (productResolver) ID(_ context.Context, p *models.Product) (string, error) {
-	return GlobalID(typeProduct, p.ID), nil
-}
-
 func (productResolver) Images(ctx context.Context, p *models.Product) ([]*models.ProductImage, error) {
 	return loaders.For(ctx).ImagesByProductID.Get(ctx, p.ID)
 }
@@ -76,22 +66,11 @@ func (productResolver) Seller(ctx context.Context, p *models.Product) (*models.U
 	return required(u, err, "user", p.SellerID)
 }
 
-func (messageResolver) ID(_ context.Context, m *models.Message) (string, error) {
-	return GlobalID(typeMessage, m.ID), nil
-}
-
-func (messageResolver) ConversationID(_ context.Context, m *models.Message) (string, error) {
-	return GlobalID(typeConversation, m.ConversationID), nil
-}
-
 func (messageResolver) Sender(ctx context.Context, m *models.Message) (*models.User, error) {
 	u, err := loaders.For(ctx).UserByID.Get(ctx, m.SenderID)
 	return required(u, err, "user", m.SenderID)
 }
 
-func (userResolver) ID(_ context.Context, u *models.User) (string, error) {
-	return GlobalID(typeUser, u.ID), nil
-}
 
 // required fails when a row that a foreign key guarantees is missing: that is a broken
 // invariant, reported as an internal error rather than a silent null.

@@ -7,19 +7,23 @@
 // machine, so every row derives from Options alone: the same options give byte-identical rows,
 // ids included. The generator therefore uses integer arithmetic only (float results may differ
 // between architectures) and never reads the clock. The rows are the same on PostgreSQL and on
-// SQLite: only the statements around the inserts depend on the dialect.
+// SQLite: one generator makes them, and only the sink that stores them depends on the dialect
+// (COPY on PostgreSQL, batched INSERTs on SQLite; see sink.go).
 package seed
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/models"
@@ -28,14 +32,22 @@ import (
 // Options says how much data to generate and from which seed. Timestamps are whole seconds in
 // UTC, so Now is truncated to the second.
 type Options struct {
-	Vendors       int       // number of sellers
-	Conversations int       // conversations per vendor
-	Messages      int       // messages per conversation (>= 0)
-	Seed          int64     // PRNG seed; same options => byte-identical data
-	Now           time.Time // the "current" time; all timestamps are at or before it. Zero means 2026-11-20T12:00:00Z.
+	Vendors       int // number of sellers
+	Conversations int // conversations per vendor
+	// BusiestConversations, when greater than Conversations, is the number of conversations of
+	// vendor 1 instead, so that one inbox is far longer than the others (the heavy case of
+	// paging and counting). Zero, or anything up to Conversations, changes nothing.
+	BusiestConversations int
+	Messages             int       // messages per conversation (>= 0)
+	Seed                 int64     // PRNG seed; same options => byte-identical data
+	Now                  time.Time // the "current" time; all timestamps are at or before it. Zero means 2026-11-20T12:00:00Z.
+
+	// Progress, when not nil, receives a line about every tenth of the conversations written,
+	// with the rows written so far and the rate. It has no effect on the data.
+	Progress io.Writer
 }
 
-// Summary counts the rows Seed inserted.
+// Summary counts the rows Seed inserted, and says how long that took.
 type Summary struct {
 	Users           int64 `json:"users"`
 	Vendors         int64 `json:"vendors"`
@@ -47,6 +59,25 @@ type Summary struct {
 	Messages        int64 `json:"messages"`
 	UnreadMessages  int64 `json:"unread_messages"`
 	BusiestVendorID int64 `json:"busiest_vendor_id"` // vendor with most conversations; ties -> lowest id
+
+	// DurationSeconds is the wall time of the load: from the start of the transaction to its
+	// commit, generation included. RowsPerSecond is Rows() over it.
+	DurationSeconds float64 `json:"duration_seconds"`
+	RowsPerSecond   float64 `json:"rows_per_second"`
+	// VacuumSeconds is the wall time of the statistics collection after the commit
+	// (PostgreSQL's VACUUM (ANALYZE), SQLite's ANALYZE), which the load's time excludes.
+	VacuumSeconds float64 `json:"vacuum_seconds"`
+}
+
+// Rows is the number of rows inserted, over all tables.
+func (s Summary) Rows() int64 {
+	return s.Users + s.Products + s.ProductImages + s.Conversations + s.Participants + s.Messages
+}
+
+// Counts is s without its timings: what the options and the seed alone decide.
+func (s Summary) Counts() Summary {
+	s.DurationSeconds, s.RowsPerSecond, s.VacuumSeconds = 0, 0, 0
+	return s
 }
 
 // ErrNotEmpty is returned when the database already has users: seeding relies on explicit ids
@@ -54,19 +85,17 @@ type Summary struct {
 var ErrNotEmpty = errors.New("seed: the database is not empty; seed only fills an empty one")
 
 // Limits on Options. They bound the run time (the generator's memory is bounded by flushRows
-// whatever the options), and keep every product of two options far from overflowing.
+// whatever the options, plus a vendor's listings), and keep every product of two options far
+// from overflowing. 200 vendors × 1,000 conversations × 20 messages with a busiest vendor of
+// 50,000 conversations (249,000 conversations, 4,980,000 messages) is well inside them.
 const (
 	maxVendors                 = 100_000
-	maxConversations           = 1_000_000 // in all: Vendors × Conversations
+	maxConversations           = 1_000_000 // in all: Vendors × Conversations, with the busiest vendor's
 	maxMessagesPerConversation = 10_000
-	maxMessages                = 10_000_000 // in all: Vendors × Conversations × Messages
+	maxMessages                = 10_000_000 // in all: conversations in all × Messages
 )
 
 const (
-	// postgresBatch rows go in one INSERT on PostgreSQL: 1000 rows of at most 13 columns
-	// (products) are 13,000 bind parameters, far below its 65535 per statement, and each
-	// statement is a round trip saved.
-	postgresBatch = 1000
 	// sqliteBatch rows go in one INSERT on SQLite: 1300 bind parameters at most, far below its
 	// 32766. Fewer than on PostgreSQL because a statement costs no round trip there while the
 	// driver (glebarez/go-sqlite) binds a statement's parameters in quadratic time: it looks each
@@ -86,53 +115,38 @@ const (
 var defaultNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
 // Seed fills db, which must be migrated and have no users, with the data opts describe, all in
-// one transaction, and returns the counts of what it inserted. It returns ErrNotEmpty when db
-// already has users, and an error naming the field when opts are out of range.
+// one transaction, and returns the counts of what it inserted and how long that took. It returns
+// ErrNotEmpty when db already has users, and an error naming the field when opts are out of
+// range.
 //
 // Every row gets an explicit id, 1..n per table in creation order, and rows inserted later
 // number on from there: PostgreSQL's sequences are moved past them, SQLite's INTEGER PRIMARY KEY
 // continues from max(id) by itself.
+//
+// On PostgreSQL the rows are streamed with COPY over one connection of db's pool, and the
+// service's statement_timeout is lifted for Seed's own statements: a bulk load's statements,
+// its wait for a concurrent Seed and the VACUUM after it may take far longer than a request's.
 func Seed(ctx context.Context, db *gorm.DB, opts Options) (Summary, error) {
 	if err := opts.validate(); err != nil {
 		return Summary{}, err
 	}
-	now := defaultNow
-	if !opts.Now.IsZero() {
-		now = opts.Now.UTC().Truncate(time.Second)
+	g := newGenerator(opts)
+	load, analyze := loadSQLite, analyzeSQLite
+	if models.Dialect(db) == models.Postgres {
+		load, analyze = loadPostgres, analyzePostgres
 	}
-	g := &generator{opts: opts, now: now, rng: rand.New(rand.NewPCG(uint64(opts.Seed), pcgStream))}
-	dialect := models.Dialect(db)
-	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// Two concurrent Seeds would both find users empty and then collide on ids; with the lock
-		// the second waits, then sees the first one's users and returns ErrNotEmpty. SQLite needs
-		// no statement for it: models.Open's DSN makes every transaction BEGIN IMMEDIATE
-		// (_txlock=immediate), which takes the database's write lock before the check below, so
-		// the second Seed waits in BEGIN (busy_timeout) and then reads the first one's users.
-		if dialect == models.Postgres {
-			if err := tx.Exec("LOCK TABLE users IN EXCLUSIVE MODE").Error; err != nil {
-				return fmt.Errorf("seed: lock users: %w", err)
-			}
+	g.start = time.Now()
+	if err := load(ctx, db, g); err != nil {
+		if errors.Is(err, ErrNotEmpty) {
+			return Summary{}, err
 		}
-		var hasUsers bool
-		if err := tx.Raw("SELECT EXISTS (SELECT 1 FROM users)").Scan(&hasUsers).Error; err != nil {
-			return fmt.Errorf("seed: check that the database is empty: %w", err)
-		}
-		if hasUsers {
-			return ErrNotEmpty
-		}
-		if err := g.run(tx); err != nil {
-			return fmt.Errorf("seed: %w", err)
-		}
-		if dialect == models.Postgres {
-			return resetSequences(tx)
-		}
-		// SQLite: an INTEGER PRIMARY KEY (the rowid) takes max(id)+1 when inserted without one,
-		// so there is no sequence to move.
-		return nil
-	})
-	if err != nil {
-		return Summary{}, err
+		return Summary{}, fmt.Errorf("seed: %w", err)
 	}
+	loaded := time.Since(g.start)
+	g.sum.DurationSeconds = roundSeconds(loaded)
+	g.sum.RowsPerSecond = math.Round(float64(g.sum.Rows()) / max(loaded.Seconds(), 1e-9))
+	g.report("committed %d rows in %.1fs (%.0f rows/s); collecting statistics", g.sum.Rows(), loaded.Seconds(), g.sum.RowsPerSecond)
+
 	// Collect the statistics the query planner needs; the data is committed either way.
 	//
 	// PostgreSQL: autovacuum is off on this server, so nothing else would ever collect statistics
@@ -145,14 +159,106 @@ func Seed(ctx context.Context, db *gorm.DB, opts Options) (Summary, error) {
 	// indexes per table (the inbox, unread and participant indexes) it can pick the wrong one.
 	// ANALYZE fills sqlite_stat1. (SQLite's VACUUM only rebuilds the file, which a fresh one does
 	// not need.)
-	analyze := "VACUUM (ANALYZE) users, products, product_images, conversations, conversation_participants, messages"
-	if dialect == models.SQLite {
-		analyze = "ANALYZE"
-	}
-	if err := db.WithContext(ctx).Exec(analyze).Error; err != nil {
+	vacuumStart := time.Now()
+	err := analyze(ctx, db)
+	g.sum.VacuumSeconds = roundSeconds(time.Since(vacuumStart))
+	if err != nil {
 		return g.sum, fmt.Errorf("seed: analyze the seeded tables: %w", err)
 	}
+	g.report("statistics collected in %.1fs", time.Since(vacuumStart).Seconds())
 	return g.sum, nil
+}
+
+// roundSeconds is d in seconds, to the microsecond.
+func roundSeconds(d time.Duration) float64 { return math.Round(d.Seconds()*1e6) / 1e6 }
+
+// loadSQLite inserts the rows with GORM in one transaction, after checking that the database is
+// empty.
+func loadSQLite(ctx context.Context, db *gorm.DB, g *generator) error {
+	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Two concurrent Seeds would both find users empty and then collide on ids. models.Open's
+		// DSN makes every transaction BEGIN IMMEDIATE (_txlock=immediate), which takes the
+		// database's write lock before the check below, so the second Seed waits in BEGIN
+		// (busy_timeout) and then reads the first one's users. An INTEGER PRIMARY KEY (the rowid)
+		// takes max(id)+1 when inserted without one, so there is no sequence to move afterwards.
+		var hasUsers bool
+		if err := tx.Raw("SELECT EXISTS (SELECT 1 FROM users)").Scan(&hasUsers).Error; err != nil {
+			return fmt.Errorf("check that the database is empty: %w", err)
+		}
+		if hasUsers {
+			return ErrNotEmpty
+		}
+		return g.run(gormSink{tx})
+	})
+}
+
+func analyzeSQLite(ctx context.Context, db *gorm.DB) error {
+	return db.WithContext(ctx).Exec("ANALYZE").Error
+}
+
+// loadPostgres streams the rows with COPY in one transaction on one connection, after locking
+// users and checking that the database is empty, and then moves the id sequences past them.
+func loadPostgres(ctx context.Context, db *gorm.DB, g *generator) error {
+	return withPgx(ctx, db, func(conn *pgx.Conn) error {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		// A no-op after Commit. Should ctx be canceled mid-COPY, pgx closes the connection
+		// instead, which aborts the transaction as well (and the pool drops the connection).
+		defer func() { _ = tx.Rollback(ctx) }()
+		// Reverted at the end of the transaction.
+		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 0"); err != nil {
+			return err
+		}
+		// Two concurrent Seeds would both find users empty and then collide on ids; with the
+		// lock the second waits, then sees the first one's users and returns ErrNotEmpty.
+		if _, err := tx.Exec(ctx, "LOCK TABLE users IN EXCLUSIVE MODE"); err != nil {
+			return fmt.Errorf("lock users: %w", err)
+		}
+		var hasUsers bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&hasUsers); err != nil {
+			return fmt.Errorf("check that the database is empty: %w", err)
+		}
+		if hasUsers {
+			return ErrNotEmpty
+		}
+		if err := g.run(&copySink{ctx: ctx, tx: tx}); err != nil {
+			return err
+		}
+		if err := resetSequences(ctx, tx); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+}
+
+func analyzePostgres(ctx context.Context, db *gorm.DB) error {
+	return withPgx(ctx, db, func(conn *pgx.Conn) error {
+		// VACUUM runs outside a transaction, so SET LOCAL cannot lift the timeout; RESET puts
+		// the connection's own setting back before it returns to the pool.
+		if _, err := conn.Exec(ctx, "SET statement_timeout = 0"); err != nil {
+			return err
+		}
+		_, err := conn.Exec(ctx, "VACUUM (ANALYZE) users, products, product_images, conversations, conversation_participants, messages")
+		if _, resetErr := conn.Exec(ctx, "RESET statement_timeout"); err == nil {
+			err = resetErr
+		}
+		return err
+	})
+}
+
+// resetSequences moves each bigserial sequence past the explicit ids Seed inserted. The
+// three-argument setval makes the next id MAX(id)+1, and 1 for a table left empty. PostgreSQL
+// only.
+func resetSequences(ctx context.Context, tx pgx.Tx) error {
+	for _, table := range []string{"users", "products", "product_images", "conversations", "messages"} {
+		q := fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%[1]s', 'id'), (SELECT COALESCE(MAX(id), 0) + 1 FROM %[1]s), false)", table)
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return fmt.Errorf("reset the id sequence of %s: %w", table, err)
+		}
+	}
+	return nil
 }
 
 func (o Options) validate() error {
@@ -163,30 +269,40 @@ func (o Options) validate() error {
 		return fmt.Errorf("seed: Vendors must be at most %d, got %d", maxVendors, o.Vendors)
 	case o.Conversations < 0:
 		return fmt.Errorf("seed: Conversations must not be negative, got %d", o.Conversations)
+	case o.BusiestConversations < 0:
+		return fmt.Errorf("seed: BusiestConversations must not be negative, got %d", o.BusiestConversations)
 	case o.Messages < 0:
 		return fmt.Errorf("seed: Messages must not be negative, got %d", o.Messages)
 	case o.Messages > maxMessagesPerConversation:
 		return fmt.Errorf("seed: Messages must be at most %d per conversation, got %d", maxMessagesPerConversation, o.Messages)
 	case o.Conversations > maxConversations || int64(o.Vendors)*int64(o.Conversations) > maxConversations:
 		return fmt.Errorf("seed: Vendors × Conversations must be at most %d, got %d × %d", maxConversations, o.Vendors, o.Conversations)
-	case int64(o.Vendors)*int64(o.Conversations)*int64(o.Messages) > maxMessages:
-		return fmt.Errorf("seed: Vendors × Conversations × Messages must be at most %d, got %d × %d × %d",
-			maxMessages, o.Vendors, o.Conversations, o.Messages)
+	case o.BusiestConversations > maxConversations || o.totalConversations() > maxConversations:
+		return fmt.Errorf("seed: conversations in all, with BusiestConversations %d for vendor 1, must be at most %d, got %d",
+			o.BusiestConversations, maxConversations, o.totalConversations())
+	case o.totalConversations()*int64(o.Messages) > maxMessages:
+		if o.BusiestConversations <= o.Conversations {
+			return fmt.Errorf("seed: Vendors × Conversations × Messages must be at most %d, got %d × %d × %d",
+				maxMessages, o.Vendors, o.Conversations, o.Messages)
+		}
+		return fmt.Errorf("seed: messages in all, with BusiestConversations %d for vendor 1, must be at most %d, got %d",
+			o.BusiestConversations, maxMessages, o.totalConversations()*int64(o.Messages))
 	}
 	return nil
 }
 
-// resetSequences moves each bigserial sequence past the explicit ids Seed inserted. The
-// three-argument setval makes the next id MAX(id)+1, and 1 for a table left empty. PostgreSQL
-// only.
-func resetSequences(tx *gorm.DB) error {
-	for _, table := range []string{"users", "products", "product_images", "conversations", "messages"} {
-		q := fmt.Sprintf("SELECT setval(pg_get_serial_sequence('%[1]s', 'id'), (SELECT COALESCE(MAX(id), 0) + 1 FROM %[1]s), false)", table)
-		if err := tx.Exec(q).Error; err != nil {
-			return fmt.Errorf("seed: reset the id sequence of %s: %w", table, err)
-		}
+// conversationsOf is the number of conversations of the vendor with index i (id i+1).
+func (o Options) conversationsOf(i int) int {
+	if i == 0 && o.BusiestConversations > o.Conversations {
+		return o.BusiestConversations
 	}
-	return nil
+	return o.Conversations
+}
+
+// totalConversations is the number of conversations of all vendors. Callers bound Vendors,
+// Conversations and BusiestConversations first, so it cannot overflow.
+func (o Options) totalConversations() int64 {
+	return int64(o.Vendors-1)*int64(o.Conversations) + int64(o.conversationsOf(0))
 }
 
 // generator makes the rows. Each table's count in sum is also the last id given out in it.
@@ -197,6 +313,20 @@ type generator struct {
 	buyers []models.User
 	batch  batch
 	sum    Summary
+
+	// What the sink has been given so far, for the progress lines.
+	start         time.Time
+	written       int64 // rows
+	writtenConvs  int64 // conversations
+	reportedTenth int64 // the last tenth of the conversations reported
+}
+
+func newGenerator(opts Options) *generator {
+	now := defaultNow
+	if !opts.Now.IsZero() {
+		now = opts.Now.UTC().Truncate(time.Second)
+	}
+	return &generator{opts: opts, now: now, rng: rand.New(rand.NewPCG(uint64(opts.Seed), pcgStream))}
 }
 
 // listing is what the conversations of a vendor need to know about one of their products.
@@ -212,48 +342,109 @@ type listing struct {
 	buyers []int
 }
 
-func (g *generator) run(tx *gorm.DB) error {
-	perVendor := max(1, (g.opts.Conversations+2)/3)
+// listingsFor is the number of listings of a vendor with n conversations: one per three.
+func listingsFor(n int) int { return max(1, (n+2)/3) }
+
+// run generates every row and hands it to s, in id order, parents first.
+func (g *generator) run(s sink) error {
 	vendors := make([]models.User, g.opts.Vendors)
 	for i := range vendors {
-		vendors[i] = g.vendor(int64(i+1), perVendor)
+		vendors[i] = g.vendor(int64(i+1), listingsFor(g.opts.conversationsOf(i)))
 	}
 	g.buyers = make([]models.User, max(3, 2*g.opts.Vendors))
 	for i := range g.buyers {
 		g.buyers[i] = g.buyer(int64(len(vendors) + i + 1))
 	}
-	if err := insert(tx, "users", vendors); err != nil {
+	if err := s.users(vendors); err != nil {
 		return err
 	}
-	if err := insert(tx, "users", g.buyers); err != nil {
+	if err := s.users(g.buyers); err != nil {
 		return err
 	}
 	g.sum.Vendors, g.sum.Buyers = int64(len(vendors)), int64(len(g.buyers))
 	g.sum.Users = g.sum.Vendors + g.sum.Buyers
-	// Every vendor gets the same number of conversations, so the tie rule picks the first.
+	g.written = g.sum.Users
+	// Every vendor gets the same number of conversations but the first, who may get more, so
+	// the tie rule picks the first either way.
 	g.sum.BusiestVendorID = vendors[0].ID
 
 	for i := range vendors {
-		if err := g.batch.flushIfFull(tx); err != nil {
+		if err := g.flushIfFull(s); err != nil {
 			return err
 		}
-		listings := make([]listing, perVendor)
+		listings := make([]listing, listingsFor(g.opts.conversationsOf(i)))
 		for k := range listings {
 			listings[k] = g.product(&vendors[i])
 		}
 		// Round robin: each listing gets at most three conversations, each with another buyer.
-		for j := range g.opts.Conversations {
+		for j := range g.opts.conversationsOf(i) {
 			tie := j%tieEvery == tieEvery-1
 			// A tie may move its predecessor, which must therefore still be in the batch.
 			if !tie {
-				if err := g.batch.flushIfFull(tx); err != nil {
+				if err := g.flushIfFull(s); err != nil {
 					return err
 				}
 			}
 			g.conversation(&listings[j%len(listings)], tie)
 		}
 	}
-	return g.batch.flush(tx)
+	return g.flush(s)
+}
+
+func (g *generator) flushIfFull(s sink) error {
+	if g.batch.rows() < flushRows {
+		return nil
+	}
+	return g.flush(s)
+}
+
+// flush hands the batch to s, parents first, as the foreign keys need, and empties it.
+func (g *generator) flush(s sink) error {
+	b := &g.batch
+	if err := s.products(b.products); err != nil {
+		return err
+	}
+	if err := s.images(b.images); err != nil {
+		return err
+	}
+	if err := s.conversations(b.conversations); err != nil {
+		return err
+	}
+	if err := s.participants(b.participants); err != nil {
+		return err
+	}
+	if err := s.messages(b.messages); err != nil {
+		return err
+	}
+	g.written += int64(b.rows())
+	g.writtenConvs += int64(len(b.conversations))
+	*b = batch{products: b.products[:0], images: b.images[:0], conversations: b.conversations[:0],
+		participants: b.participants[:0], messages: b.messages[:0]}
+	g.progress()
+	return nil
+}
+
+// progress reports each tenth of the conversations written, once.
+func (g *generator) progress() {
+	total := g.opts.totalConversations()
+	if g.opts.Progress == nil || total == 0 {
+		return
+	}
+	tenth := g.writtenConvs * 10 / total
+	if tenth <= g.reportedTenth {
+		return
+	}
+	g.reportedTenth = tenth
+	elapsed := time.Since(g.start).Seconds()
+	g.report("%3d%%: %d of %d conversations, %d rows in %.1fs (%.0f rows/s)",
+		g.writtenConvs*100/total, g.writtenConvs, total, g.written, elapsed, float64(g.written)/max(elapsed, 1e-9))
+}
+
+// report writes a line to Options.Progress, if any.
+func (g *generator) report(format string, args ...any) {
+	if g.opts.Progress != nil {
+		fmt.Fprintf(g.opts.Progress, "seed: "+format+"\n", args...)
+	}
 }
 
 // city is a city the marketplace serves, with what products and texts need about it.
@@ -757,33 +948,9 @@ type batch struct {
 	messages      []models.Message
 }
 
-func (b *batch) flushIfFull(tx *gorm.DB) error {
-	if len(b.products)+len(b.images)+len(b.conversations)+len(b.participants)+len(b.messages) < flushRows {
-		return nil
-	}
-	return b.flush(tx)
-}
-
-// flush inserts the rows parents first, as the foreign keys need.
-func (b *batch) flush(tx *gorm.DB) error {
-	if err := insert(tx, "products", b.products); err != nil {
-		return err
-	}
-	if err := insert(tx, "product_images", b.images); err != nil {
-		return err
-	}
-	if err := insert(tx, "conversations", b.conversations); err != nil {
-		return err
-	}
-	if err := insert(tx, "conversation_participants", b.participants); err != nil {
-		return err
-	}
-	if err := insert(tx, "messages", b.messages); err != nil {
-		return err
-	}
-	*b = batch{products: b.products[:0], images: b.images[:0], conversations: b.conversations[:0],
-		participants: b.participants[:0], messages: b.messages[:0]}
-	return nil
+// rows is the number of rows the batch holds.
+func (b *batch) rows() int {
+	return len(b.products) + len(b.images) + len(b.conversations) + len(b.participants) + len(b.messages)
 }
 
 // shiftLast moves the last conversation of the batch, its participants and its n messages d
@@ -800,22 +967,6 @@ func (b *batch) shiftLast(d time.Duration, n int) {
 	for i := len(b.messages) - n; i < len(b.messages); i++ {
 		b.messages[i].CreatedAt = b.messages[i].CreatedAt.Add(d)
 	}
-}
-
-// insert inserts rows in statements of as many rows as suit tx's dialect. The statements differ
-// between the dialects; the rows do not.
-func insert[T any](tx *gorm.DB, table string, rows []T) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	size := postgresBatch
-	if models.Dialect(tx) == models.SQLite {
-		size = sqliteBatch
-	}
-	if err := tx.CreateInBatches(rows, size).Error; err != nil {
-		return fmt.Errorf("insert %s: %w", table, err)
-	}
-	return nil
 }
 
 const day = 24 * time.Hour

@@ -1,6 +1,7 @@
 package seed
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -10,12 +11,15 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/dbtest"
@@ -96,12 +100,36 @@ func TestSeedCounts(t *testing.T) {
 			opts: Options{Vendors: 4, Conversations: 12, Messages: 7, Seed: 4},
 			want: Summary{Users: 12, Vendors: 4, Buyers: 8, Products: 16, Conversations: 48, Participants: 96, Messages: 336, BusiestVendorID: 1},
 		},
+		{
+			// Vendor 1: 40 conversations on 14 listings; the others 5 on 2 each.
+			name: "a busiest vendor",
+			opts: Options{Vendors: 3, Conversations: 5, BusiestConversations: 40, Messages: 2, Seed: 5},
+			want: Summary{Users: 9, Vendors: 3, Buyers: 6, Products: 18, Conversations: 50, Participants: 100, Messages: 100, BusiestVendorID: 1},
+		},
+		{
+			name: "a busiest vendor among vendors without conversations",
+			opts: Options{Vendors: 2, Conversations: 0, BusiestConversations: 7, Messages: 3, Seed: 6},
+			want: Summary{Users: 6, Vendors: 2, Buyers: 4, Products: 4, Conversations: 7, Participants: 14, Messages: 21, BusiestVendorID: 1},
+		},
+		{
+			name: "BusiestConversations up to Conversations changes nothing",
+			opts: Options{Vendors: 2, Conversations: 5, BusiestConversations: 5, Messages: 4, Seed: 1},
+			want: Summary{Users: 6, Vendors: 2, Buyers: 4, Products: 4, Conversations: 10, Participants: 20, Messages: 40, BusiestVendorID: 1},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, db := dbtest.New(t)
 			got := mustSeed(t, db, tt.opts)
+			if got.DurationSeconds <= 0 || got.RowsPerSecond <= 0 || got.VacuumSeconds <= 0 {
+				t.Errorf("timings: %g s, %g rows/s, vacuum %g s; want all positive", got.DurationSeconds, got.RowsPerSecond, got.VacuumSeconds)
+			}
+			// The rate is over the unrounded duration; the reported duration is rounded.
+			if rate := float64(got.Rows()) / got.DurationSeconds; math.Abs(rate-got.RowsPerSecond) > 0.01*rate+1 {
+				t.Errorf("RowsPerSecond = %g, but %d rows in %g s are %g", got.RowsPerSecond, got.Rows(), got.DurationSeconds, rate)
+			}
+			got = got.Counts()
 			if inTables := tableCounts(t, db, tt.opts.Vendors); got != inTables {
 				t.Errorf("Summary = %+v\nbut the tables hold %+v", got, inTables)
 			}
@@ -225,7 +253,7 @@ func TestSeedIsDeterministic(t *testing.T) {
 	other.Seed = 43
 	sumC := mustSeed(t, c, other)
 
-	if sumA != sumB {
+	if sumA.Counts() != sumB.Counts() {
 		t.Errorf("same options, different summaries: %+v and %+v", sumA, sumB)
 	}
 	hashA, hashB, hashC := tableHashes(t, a), tableHashes(t, b), tableHashes(t, c)
@@ -247,54 +275,122 @@ func TestSeedIsDeterministic(t *testing.T) {
 
 // TestSeedIsTheSameOnEveryDialect seeds a SQLite file this test opens itself and a database of
 // the dialect TEST_DB selects (dbtest.New) with the same options, and compares them row by row.
-// In the PostgreSQL run of `make test` (TEST_DB=postgres or unset) this compares PostgreSQL with
-// SQLite: that run is where the cross-dialect guarantee is checked. In the SQLite run both sides
-// are SQLite files, so the test then only repeats TestSeedIsDeterministic.
+// In the PostgreSQL run of `make test` (TEST_DB=postgres or unset) this compares PostgreSQL's
+// COPY sink with SQLite's INSERT sink: that run is where the cross-dialect guarantee is checked.
+// In the SQLite run both sides are SQLite files, so the test then only repeats
+// TestSeedIsDeterministic.
 func TestSeedIsTheSameOnEveryDialect(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background() // t.Context() is canceled before the cleanups run
-	lite, err := models.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatalf("open SQLite: %v", err)
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{
+			// Ties, unread and undelivered messages, photos, and a Now neither whole nor in UTC.
+			name: "a Now neither whole nor in UTC",
+			opts: Options{Vendors: 4, Conversations: 12, Messages: 7, Seed: 2026,
+				Now: time.Date(2025, 6, 30, 23, 59, 59, 999_999_999, time.FixedZone("VLAT", 10*60*60))},
+		},
+		{
+			name: "a busiest vendor",
+			opts: Options{Vendors: 3, Conversations: 8, BusiestConversations: 60, Messages: 5, Seed: 77},
+		},
 	}
-	t.Cleanup(func() {
-		if sqlDB, err := lite.DB(); err == nil {
-			_ = sqlDB.Close()
-		}
-	})
-	if _, err := models.Migrate(ctx, lite); err != nil {
-		t.Fatalf("migrate SQLite: %v", err)
-	}
-	_, other := dbtest.New(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background() // t.Context() is canceled before the cleanups run
+			lite, err := models.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "x.db"))
+			if err != nil {
+				t.Fatalf("open SQLite: %v", err)
+			}
+			t.Cleanup(func() {
+				if sqlDB, err := lite.DB(); err == nil {
+					_ = sqlDB.Close()
+				}
+			})
+			if _, err := models.Migrate(ctx, lite); err != nil {
+				t.Fatalf("migrate SQLite: %v", err)
+			}
+			_, other := dbtest.New(t)
 
-	// Ties, unread and undelivered messages, photos, and a Now neither whole nor in UTC.
-	opts := Options{Vendors: 4, Conversations: 12, Messages: 7, Seed: 2026,
-		Now: time.Date(2025, 6, 30, 23, 59, 59, 999_999_999, time.FixedZone("VLAT", 10*60*60))}
-	sumLite, sumOther := mustSeed(t, lite, opts), mustSeed(t, other, opts)
-	if sumLite != sumOther {
-		t.Errorf("summaries differ: SQLite %+v, %s %+v", sumLite, dbtest.Dialect(t), sumOther)
+			sumLite, sumOther := mustSeed(t, lite, tt.opts), mustSeed(t, other, tt.opts)
+			if sumLite.Counts() != sumOther.Counts() {
+				t.Errorf("summaries differ: SQLite %+v, %s %+v", sumLite, dbtest.Dialect(t), sumOther)
+			}
+			rowsLite, rowsOther := tableRows(t, lite), tableRows(t, other)
+			for _, table := range seededTables {
+				a, b := rowsLite[table], rowsOther[table]
+				if len(a) == 0 {
+					t.Errorf("%s: no rows", table)
+				}
+				if len(a) != len(b) {
+					t.Errorf("%s: SQLite has %d rows, %s %d", table, len(a), dbtest.Dialect(t), len(b))
+					continue
+				}
+				for i := range a {
+					if a[i] != b[i] {
+						t.Errorf("%s: row %d differs:\nSQLite:  %s\n%s: %s", table, i+1, a[i], dbtest.Dialect(t), b[i])
+						break
+					}
+				}
+			}
+			hashLite, hashOther := tableHashes(t, lite), tableHashes(t, other)
+			for _, table := range seededTables {
+				if hashLite[table] != hashOther[table] {
+					t.Errorf("%s: hashes differ: SQLite %s, %s %s", table, hashLite[table], dbtest.Dialect(t), hashOther[table])
+				}
+			}
+		})
 	}
-	rowsLite, rowsOther := tableRows(t, lite), tableRows(t, other)
+}
+
+// TestBusiestUpToConversationsChangesNothing checks that a BusiestConversations that does not
+// exceed Conversations leaves every row as it is without it.
+func TestBusiestUpToConversationsChangesNothing(t *testing.T) {
+	t.Parallel()
+	opts := Options{Vendors: 3, Conversations: 10, Messages: 4, Seed: 12}
+	_, a := dbtest.New(t)
+	_, b := dbtest.New(t)
+	mustSeed(t, a, opts)
+	opts.BusiestConversations = opts.Conversations
+	mustSeed(t, b, opts)
+	hashA, hashB := tableHashes(t, a), tableHashes(t, b)
 	for _, table := range seededTables {
-		a, b := rowsLite[table], rowsOther[table]
-		if len(a) == 0 {
-			t.Errorf("%s: no rows", table)
+		if hashA[table] != hashB[table] {
+			t.Errorf("%s: BusiestConversations = Conversations changed the rows", table)
 		}
-		if len(a) != len(b) {
-			t.Errorf("%s: SQLite has %d rows, %s %d", table, len(a), dbtest.Dialect(t), len(b))
-			continue
+	}
+}
+
+// TestCopyColumnsAreTheModels checks that PostgreSQL's sink writes every column GORM writes for
+// each model, in the model's order (which the sink's values follow); the cross-dialect test then
+// checks the values.
+func TestCopyColumnsAreTheModels(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		model   any
+		columns []string
+	}{
+		{&models.User{}, userColumns},
+		{&models.Product{}, productColumns},
+		{&models.ProductImage{}, imageColumns},
+		{&models.Conversation{}, conversationColumns},
+		{&models.Participant{}, participantColumns},
+		{&models.Message{}, messageColumns},
+	} {
+		s, err := schema.Parse(tt.model, &sync.Map{}, schema.NamingStrategy{})
+		if err != nil {
+			t.Fatalf("parse %T: %v", tt.model, err)
 		}
-		for i := range a {
-			if a[i] != b[i] {
-				t.Errorf("%s: row %d differs:\nSQLite:  %s\n%s: %s", table, i+1, a[i], dbtest.Dialect(t), b[i])
-				break
+		var want []string
+		for _, f := range s.Fields {
+			if f.DBName != "" && f.Creatable {
+				want = append(want, f.DBName)
 			}
 		}
-	}
-	hashLite, hashOther := tableHashes(t, lite), tableHashes(t, other)
-	for _, table := range seededTables {
-		if hashLite[table] != hashOther[table] {
-			t.Errorf("%s: hashes differ: SQLite %s, %s %s", table, hashLite[table], dbtest.Dialect(t), hashOther[table])
+		if !slices.Equal(tt.columns, want) {
+			t.Errorf("%T: the COPY sink writes %v, GORM writes %v", tt.model, tt.columns, want)
 		}
 	}
 }
@@ -323,6 +419,12 @@ func TestSeedInvariants(t *testing.T) {
 			opts:    Options{Vendors: 8, Conversations: 14, Messages: 4, Seed: -9},
 			wantNow: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC),
 		},
+		{
+			// Vendor 1's 150 conversations share 50 listings among 8 buyers.
+			name:    "a busiest vendor",
+			opts:    Options{Vendors: 4, Conversations: 10, BusiestConversations: 150, Messages: 4, Seed: 23},
+			wantNow: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC),
+		},
 	}
 	// Each query counts the rows that break a rule; all must be 0.
 	violations := []struct{ rule, query string }{
@@ -335,9 +437,10 @@ func TestSeedInvariants(t *testing.T) {
 				OR (SELECT count(*) FROM conversation_participants p WHERE p.conversation_id = c.id AND p.user_id > @vendors) <> 1
 				OR (SELECT count(*) FROM conversation_participants p WHERE p.conversation_id = c.id) <> 2
 				OR EXISTS (SELECT 1 FROM conversation_participants p WHERE p.conversation_id = c.id AND p.joined_at <> c.created_at)`},
-		{"every vendor has Conversations conversations", `
+		{"every vendor has Conversations conversations, vendor 1 BusiestConversations when more", `
 			SELECT count(*) FROM users u WHERE u.id <= @vendors
-				AND (SELECT count(*) FROM conversations c WHERE c.seller_id = u.id) <> @conversations`},
+				AND (SELECT count(*) FROM conversations c WHERE c.seller_id = u.id)
+					<> CASE WHEN u.id = 1 THEN CAST(@first AS integer) ELSE CAST(@conversations AS integer) END`},
 		{"only vendors sell", `SELECT count(*) FROM products WHERE seller_id > @vendors`},
 		{"products_count is the number of products", `
 			SELECT count(*) FROM users u WHERE u.products_count <> (SELECT count(*) FROM products p WHERE p.seller_id = u.id)`},
@@ -416,7 +519,8 @@ func TestSeedInvariants(t *testing.T) {
 				if !strings.Contains(query, "@") {
 					return count(t, db, query)
 				}
-				return count(t, db, query, map[string]any{"vendors": tt.opts.Vendors, "conversations": tt.opts.Conversations})
+				return count(t, db, query, map[string]any{"vendors": tt.opts.Vendors, "conversations": tt.opts.Conversations,
+					"first": max(tt.opts.Conversations, tt.opts.BusiestConversations)})
 			}
 			for _, v := range violations {
 				if n := run(v.query); n != 0 {
@@ -503,7 +607,7 @@ func TestSeedRefusesADatabaseThatIsNotEmpty(t *testing.T) {
 	if sum != (Summary{}) {
 		t.Errorf("second Seed: Summary = %+v, want zero", sum)
 	}
-	if got := tableCounts(t, db, opts.Vendors); got != first {
+	if got := tableCounts(t, db, opts.Vendors); got != first.Counts() {
 		t.Errorf("after the refused Seed the tables hold %+v, want %+v", got, first)
 	}
 }
@@ -546,6 +650,10 @@ func TestSeedRejectsBadOptions(t *testing.T) {
 		{Options{Vendors: 1001, Conversations: 1000}, "Vendors × Conversations must be at most 1000000, got 1001 × 1000"},
 		{Options{Vendors: 1, Conversations: math.MaxInt}, "Vendors × Conversations must be at most 1000000"},
 		{Options{Vendors: 1000, Conversations: 1000, Messages: 11}, "Vendors × Conversations × Messages must be at most 10000000"},
+		{Options{Vendors: 1, BusiestConversations: -1}, "BusiestConversations must not be negative"},
+		{Options{Vendors: 1, BusiestConversations: math.MaxInt}, "conversations in all, with BusiestConversations"},
+		{Options{Vendors: 1000, Conversations: 1000, BusiestConversations: 1001}, "conversations in all, with BusiestConversations 1001 for vendor 1, must be at most 1000000, got 1000001"},
+		{Options{Vendors: 200, Conversations: 1000, BusiestConversations: 50_000, Messages: 41}, "messages in all, with BusiestConversations 50000 for vendor 1, must be at most 10000000, got 10209000"},
 	}
 	for _, tt := range tests {
 		_, err := Seed(t.Context(), db, tt.opts)
@@ -555,5 +663,92 @@ func TestSeedRejectsBadOptions(t *testing.T) {
 	}
 	if n := count(t, db, "SELECT count(*) FROM users"); n != 0 {
 		t.Errorf("rejected options left %d users", n)
+	}
+}
+
+// TestOptionsAdmitTheLoadTest checks that the limits admit the load test's data: 200 vendors ×
+// 1,000 conversations × 20 messages, with a busiest vendor of 50,000 conversations.
+func TestOptionsAdmitTheLoadTest(t *testing.T) {
+	t.Parallel()
+	opts := Options{Vendors: 200, Conversations: 1000, BusiestConversations: 50_000, Messages: 20, Seed: 1}
+	if err := opts.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if n := opts.totalConversations(); n != 249_000 {
+		t.Errorf("totalConversations() = %d, want 249000", n)
+	}
+}
+
+// TestSeedReportsProgress checks the progress lines: the rows so far and the rate, then the
+// commit and the statistics.
+func TestSeedReportsProgress(t *testing.T) {
+	t.Parallel()
+	_, db := dbtest.New(t)
+	var progress bytes.Buffer
+	sum := mustSeed(t, db, Options{Vendors: 2, Conversations: 30, Messages: 3, Seed: 1, Progress: &progress})
+	lines := strings.Split(strings.TrimSuffix(progress.String(), "\n"), "\n")
+	want := []string{
+		fmt.Sprintf("seed: 100%%: 60 of 60 conversations, %d rows in ", sum.Rows()),
+		fmt.Sprintf("seed: committed %d rows in ", sum.Rows()),
+		"seed: statistics collected in ",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("progress:\n%s\nwant %d lines", progress.String(), len(want))
+	}
+	for i, line := range lines {
+		if !strings.HasPrefix(line, want[i]) || (i < 2 && !strings.HasSuffix(line, " rows/s)") && !strings.Contains(line, " rows/s);")) {
+			t.Errorf("progress line %d: %q, want %q…rows/s", i+1, line, want[i])
+		}
+	}
+}
+
+// TestSeedOnPostgresOutlastsTheStatementTimeout seeds through a pool whose statement_timeout
+// (DB_STATEMENT_TIMEOUT) is shorter than Seed's wait for a concurrent writer's lock: Seed lifts
+// it for its own statements, and hands the connection back to the pool with it in place.
+func TestSeedOnPostgresOutlastsTheStatementTimeout(t *testing.T) {
+	t.Parallel()
+	const timeout = 100 * time.Millisecond
+	dsn, admin := dbtest.NewOn(t, models.Postgres)
+	ctx := context.Background()
+	db, err := models.OpenWith(ctx, dsn, models.DBOptions{MaxOpenConns: 1, StatementTimeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := db.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	})
+
+	// A writer holds a lock that Seed's LOCK TABLE users waits for.
+	blocker := admin.Begin()
+	if err := blocker.Exec("LOCK TABLE users IN ROW EXCLUSIVE MODE").Error; err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Seed(ctx, db, Options{Vendors: 2, Conversations: 5, Messages: 2, Seed: 1})
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for count(t, admin, "SELECT count(*) FROM pg_locks WHERE relation = 'users'::regclass AND NOT granted") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("Seed never waited for the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(3 * timeout) // long enough for statement_timeout to cancel the wait, were it in force
+	if err := blocker.Commit().Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Seed: %v", err)
+	}
+	var setting string
+	if err := db.Raw("SHOW statement_timeout").Scan(&setting).Error; err != nil {
+		t.Fatal(err)
+	}
+	if setting != "100ms" {
+		t.Errorf("after Seed the pool's connection has statement_timeout %s, want 100ms", setting)
 	}
 }

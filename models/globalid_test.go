@@ -1,10 +1,9 @@
-package resolvers
+package models
 
 import (
 	"encoding/base64"
 	"testing"
 
-	"github.com/partizap/vendor-inbox/models"
 )
 
 func TestGlobalIDRoundTrip(t *testing.T) {
@@ -13,10 +12,10 @@ func TestGlobalIDRoundTrip(t *testing.T) {
 		id   int64
 		want string
 	}{
-		{typeConversation, 1, "Q29udmVyc2F0aW9uOjE"},
-		{typeUser, 5, "VXNlcjo1"},
-		{typeProduct, 9223372036854775807, "UHJvZHVjdDo5MjIzMzcyMDM2ODU0Nzc1ODA3"},
-		{typeMessage, 42, "TWVzc2FnZTo0Mg"},
+		{TypeConversation, 1, "Q29udmVyc2F0aW9uOjE"},
+		{TypeUser, 5, "VXNlcjo1"},
+		{TypeProduct, 9223372036854775807, "UHJvZHVjdDo5MjIzMzcyMDM2ODU0Nzc1ODA3"},
+		{TypeMessage, 42, "TWVzc2FnZTo0Mg"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -52,7 +51,7 @@ func TestParseGlobalIDRejectsOtherSpellings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, _, err := ParseGlobalID(tt.id); models.ErrorCode(err) != models.EINVALID {
+			if _, _, err := ParseGlobalID(tt.id); ErrorCode(err) != EINVALID {
 				t.Fatalf("ParseGlobalID(%q) error = %v, want EINVALID", tt.id, err)
 			}
 		})

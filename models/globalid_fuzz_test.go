@@ -1,4 +1,4 @@
-package resolvers
+package models
 
 import (
 	"encoding/base64"
@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/partizap/vendor-inbox/models"
 )
 
 // FuzzParseGlobalID feeds arbitrary strings to ParseGlobalID. It must never panic; what it
@@ -16,13 +15,13 @@ func FuzzParseGlobalID(f *testing.F) {
 	b64 := base64.RawURLEncoding.EncodeToString
 	for _, s := range []string{
 		// valid
-		GlobalID(typeConversation, 1),
-		GlobalID(typeProduct, math.MaxInt64),
-		GlobalID(typeUser, 5),
-		GlobalID(typeMessage, 42),
+		GlobalID(TypeConversation, 1),
+		GlobalID(TypeProduct, math.MaxInt64),
+		GlobalID(TypeUser, 5),
+		GlobalID(TypeMessage, 42),
 		// other spellings of valid ids
-		GlobalID(typeConversation, 1) + "=",  // padding
-		GlobalID(typeConversation, 1) + "==", // padding
+		GlobalID(TypeConversation, 1) + "=",  // padding
+		GlobalID(TypeConversation, 1) + "==", // padding
 		base64.StdEncoding.EncodeToString([]byte("Conversation:1")),
 		base64.StdEncoding.EncodeToString([]byte("Product:1>?")), // '+' and '/' in the standard alphabet
 		b64([]byte("Conversation:01")),
@@ -74,8 +73,8 @@ func FuzzParseGlobalID(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		typ, id, err := ParseGlobalID(s)
 		if err != nil {
-			if code := models.ErrorCode(err); code != models.EINVALID {
-				t.Fatalf("ParseGlobalID(%q) error code = %q (%v), want %q", s, code, err, models.EINVALID)
+			if code := ErrorCode(err); code != EINVALID {
+				t.Fatalf("ParseGlobalID(%q) error code = %q (%v), want %q", s, code, err, EINVALID)
 			}
 			if typ != "" || id != 0 {
 				t.Fatalf("ParseGlobalID(%q) failed but returned (%q, %d)", s, typ, id)
@@ -83,7 +82,7 @@ func FuzzParseGlobalID(f *testing.F) {
 			return
 		}
 		switch typ {
-		case typeConversation, typeProduct, typeUser, typeMessage:
+		case TypeConversation, TypeProduct, TypeUser, TypeMessage:
 		default:
 			t.Fatalf("ParseGlobalID(%q) type = %q, not a type of this API", s, typ)
 		}

@@ -1,19 +1,18 @@
-package resolvers
+package models
 
 import (
 	"encoding/base64"
 	"strconv"
 	"strings"
 
-	"github.com/partizap/vendor-inbox/models"
 )
 
 // Type names that appear in global ids; they are part of the ids' format, so never rename one.
 const (
-	typeConversation = "Conversation"
-	typeProduct      = "Product"
-	typeUser         = "User"
-	typeMessage      = "Message"
+	TypeConversation = "Conversation"
+	TypeProduct      = "Product"
+	TypeUser         = "User"
+	TypeMessage      = "Message"
 )
 
 // GlobalID returns the opaque global id of the object of GraphQL type typ with database id id:
@@ -25,7 +24,7 @@ func GlobalID(typ string, id int64) string {
 // ParseGlobalID returns the type and database id of a global id made by GlobalID. Anything else,
 // including another spelling of the same id, is an EINVALID error.
 func ParseGlobalID(s string) (typ string, id int64, err error) {
-	invalid := &models.Error{Code: models.EINVALID, Field: "id", Message: "not a global id of this API; use an `id` field's value as is"}
+	invalid := &Error{Code: EINVALID, Field: "id", Message: "not a global id of this API; use an `id` field's value as is"}
 	if len(s) == 0 || len(s) > 64 {
 		return "", 0, invalid
 	}
@@ -38,7 +37,7 @@ func ParseGlobalID(s string) (typ string, id int64, err error) {
 		return "", 0, invalid
 	}
 	switch typ {
-	case typeConversation, typeProduct, typeUser, typeMessage:
+	case TypeConversation, TypeProduct, TypeUser, TypeMessage:
 	default:
 		return "", 0, invalid
 	}
@@ -52,3 +51,18 @@ func ParseGlobalID(s string) (typ string, id int64, err error) {
 	}
 	return typ, id, nil
 }
+
+// NodeID is the user's global id.
+func (u *User) NodeID() string { return GlobalID(TypeUser, u.ID) }
+
+// NodeID is the product's global id.
+func (p *Product) NodeID() string { return GlobalID(TypeProduct, p.ID) }
+
+// NodeID is the conversation's global id.
+func (c *Conversation) NodeID() string { return GlobalID(TypeConversation, c.ID) }
+
+// NodeID is the message's global id.
+func (m *Message) NodeID() string { return GlobalID(TypeMessage, m.ID) }
+
+// ConversationNodeID is the global id of the message's conversation.
+func (m *Message) ConversationNodeID() string { return GlobalID(TypeConversation, m.ConversationID) }

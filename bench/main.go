@@ -1,0 +1,238 @@
+// Command bench measures the vendor inbox end to end on PostgreSQL, against a floor.
+//
+// In one run it seeds (or reuses) a benchmark database, builds and starts the real server and
+// the floor (bench/floor: one hand-written statement per REST page, the fastest honest
+// implementation), signs in as the busiest vendor, drives closed-loop load at each concurrency
+// through every scenario, and writes BENCHMARKS.md, an SVG chart and a summary on stdout.
+// `make bench` runs it; README.md ("Benchmarks") says how long it takes and how to shrink it.
+//
+// Usage:
+//
+//	go run ./bench [flags]
+//
+// Every request it sends goes to 127.0.0.1, and every loop is bounded in count and time.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == floorCommand {
+		err = runFloor(ctx, os.Args[2:])
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// options are the flags of a run.
+type options struct {
+	DatabaseURL   string
+	Vendors       int
+	Conversations int
+	Messages      int
+	Busiest       int
+	Seed          int64
+	Concurrency   []int
+	Duration      time.Duration
+	Warmup        time.Duration
+	DeepPage      int
+	Out           string
+	Chart         string
+
+	// Args are the flags as given, to quote the command in the report.
+	Args []string
+	// LoadAvg is the machine's 1-minute load average before the run did anything: other work
+	// running alongside shares the same two cores and skews every number.
+	LoadAvg string
+}
+
+const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/bench?sslmode=disable"
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.DatabaseURL, "database-url", defaultDatabaseURL, "PostgreSQL database to benchmark on; created and seeded when missing or empty, reused as is otherwise")
+	fs.IntVar(&o.Vendors, "vendors", 200, "seed: number of vendors")
+	fs.IntVar(&o.Conversations, "conversations", 1000, "seed: conversations per vendor")
+	fs.IntVar(&o.Messages, "messages", 20, "seed: messages per conversation")
+	fs.IntVar(&o.Busiest, "busiest", 50000, "seed: conversations of the busiest vendor (0: as many as the others)")
+	fs.Int64Var(&o.Seed, "seed", 1, "seed: random seed")
+	concurrency := fs.String("concurrency", "1,8,32", "comma-separated numbers of concurrent clients")
+	fs.DurationVar(&o.Duration, "duration", 8*time.Second, "measured time of each scenario at each concurrency")
+	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured load before each measured run")
+	fs.IntVar(&o.DeepPage, "deep-page", 500, "rest-deep and floor-deep read this page of 20 (the cursor is found by paging from the first)")
+	fs.StringVar(&o.Out, "out", "", "report to write (default: BENCHMARKS.md at the repository root)")
+	fs.StringVar(&o.Chart, "chart", "", "SVG chart to write (default: bench/latency.svg at the repository root)")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	if fs.NArg() > 0 {
+		return options{}, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	}
+	var err error
+	if o.Concurrency, err = parseConcurrency(*concurrency); err != nil {
+		return options{}, err
+	}
+	switch {
+	case o.Vendors < 1 || o.Conversations < 1 || o.Messages < 0 || o.Busiest < 0:
+		return options{}, errors.New("-vendors and -conversations must be positive, -messages and -busiest not negative")
+	case o.Duration <= 0 || o.Duration > time.Hour:
+		return options{}, errors.New("-duration must be positive and at most 1h")
+	case o.Warmup < 0 || o.Warmup > time.Minute:
+		return options{}, errors.New("-warmup must be from 0 to 1m")
+	case o.DeepPage < 2 || o.DeepPage > maxDeepPage:
+		return options{}, fmt.Errorf("-deep-page must be from 2 to %d", maxDeepPage)
+	}
+	o.Args = args
+	return o, nil
+}
+
+// maxConcurrency bounds the clients of a run: each is a goroutine and a connection, and the
+// machine this runs on has two cores.
+const maxConcurrency = 512
+
+// maxDeepPage bounds the pages read to find the deep cursor (one request each).
+const maxDeepPage = 10_000
+
+func parseConcurrency(s string) ([]int, error) {
+	var levels []int
+	for _, part := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 || n > maxConcurrency {
+			return nil, fmt.Errorf("-concurrency: %q is not a number of clients from 1 to %d", part, maxConcurrency)
+		}
+		for _, m := range levels {
+			if m >= n {
+				return nil, fmt.Errorf("-concurrency: list each level once, in increasing order (%q)", s)
+			}
+		}
+		levels = append(levels, n)
+	}
+	return levels, nil
+}
+
+// repoRoot is the directory holding go.mod, from the working directory up: `go run ./bench`
+// and `make bench` run from the root, but a run from bench/ should work too.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for range 64 {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "", errors.New("no go.mod in the working directory or above it: run from the repository")
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
+	opts, err := parseOptions(args, os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	opts.LoadAvg = loadAverage()
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	if opts.Out == "" {
+		opts.Out = filepath.Join(root, "BENCHMARKS.md")
+	}
+	if opts.Chart == "" {
+		opts.Chart = filepath.Join(root, "bench", "latency.svg")
+	}
+	tmp, err := os.MkdirTemp("", "vendor-inbox-bench-")
+	if err != nil {
+		return err
+	}
+	// The logs are what a failed run is debugged with, so they outlive it.
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w\n(binaries and logs kept in %s)", err, tmp)
+			return
+		}
+		_ = os.RemoveAll(tmp)
+	}()
+
+	logf := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", a...) }
+	logf("building the server in %s", root)
+	server, err := buildServer(ctx, root, tmp)
+	if err != nil {
+		return err
+	}
+	data, err := ensureDataset(ctx, opts, server, logf)
+	if err != nil {
+		return err
+	}
+	logf("dataset: %d users, %d conversations, %d messages; busiest vendor %d with %d conversations",
+		data.Users, data.Conversations, data.Messages, data.BusiestVendorID, data.BusiestConversations)
+
+	b, err := startTargets(ctx, opts, server, tmp, logf)
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+	if b.session, err = signIn(ctx, server, opts.DatabaseURL, data.BusiestVendorID); err != nil {
+		return err
+	}
+	scenarios, err := b.prepare(ctx, opts.DeepPage, logf)
+	if err != nil {
+		return err
+	}
+	results, err := b.measure(ctx, scenarios, opts, logf)
+	if err != nil {
+		return err
+	}
+	hwm := b.highWaterMarks()
+	b.stop()
+
+	r := &report{
+		Opts:      opts,
+		Machine:   describeMachine(data.PostgresVersion),
+		Data:      data,
+		Scenarios: scenarios,
+		Results:   results,
+		HWM:       hwm,
+		Env:       inheritedServiceEnv(),
+		When:      time.Now().UTC(),
+	}
+	if err := writeChart(opts.Chart, r); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	if err := r.write(opts.Out); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	r.summary(stdout)
+	logf("wrote %s and %s", opts.Out, opts.Chart)
+	return nil
+}

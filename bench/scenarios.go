@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/partizap/vendor-inbox/models"
+)
+
+// inboxQuery is everything the inbox can show of a page: every field of every nested object.
+const inboxQuery = `query($first:Int){ vendorConversations(first:$first){ edges { cursor node { id databaseId createdAt updatedAt unreadCount product { id databaseId title price steering cityId regionId districtId metroStationId metroDistanceM addressId publishedAt images { databaseId thumbnailWebp thumbnailJpeg mediumWebp mediumJpeg largeWebp largeJpeg status isPrimary sortOrder } seller { id databaseId displayName avatarUrl cityId rating reviewsCount productsCount createdAt } } participants { id databaseId displayName avatarUrl cityId rating reviewsCount productsCount createdAt } lastMessage { id databaseId conversationId text imageUrl isRead isDelivered createdAt sender { id databaseId displayName avatarUrl cityId rating reviewsCount productsCount createdAt } } } } pageInfo { hasNextPage endCursor } } }`
+
+// nodeQuery is what opening one conversation asks for.
+const nodeQuery = `query($id:ID!){ node(id:$id){ ... on Conversation { id unreadCount product { title seller { displayName } } participants { displayName } lastMessage { text } } } }`
+
+// scenario is one kind of request, measured at every concurrency.
+type scenario struct {
+	Name     string
+	Request  string // what is sent, for the report
+	Target   target
+	Floor    bool   // served by the floor rather than the service
+	Baseline string // the floor scenario its throughput is compared with; empty for none
+}
+
+// Names of the scenarios the report and the targets refer to.
+const (
+	graphQL20  = "graphql-20"
+	graphQL100 = "graphql-100"
+	rest20     = "rest-20"
+	rest100    = "rest-100"
+	restDeep   = "rest-deep"
+	nodeByID   = "node"
+	floor20    = "floor-20"
+	floor100   = "floor-100"
+	floorDeep  = "floor-deep"
+)
+
+func (b *bench) restTarget(base string, limit int, cursor string) target {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	return target{
+		Method: http.MethodGet,
+		URL:    base + "/vendor/conversations?" + q.Encode(),
+		Header: http.Header{"Cookie": {models.SessionCookie + "=" + b.session}},
+	}
+}
+
+func (b *bench) graphQLTarget(query string, variables map[string]any) (target, error) {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": variables})
+	if err != nil {
+		return target{}, err
+	}
+	return target{
+		Method: http.MethodPost,
+		URL:    b.serverURL + "/graphql",
+		Body:   body,
+		Header: http.Header{
+			"Content-Type": {"application/json"},
+			"Cookie":       {models.SessionCookie + "=" + b.session},
+		},
+		GraphQL: true,
+	}, nil
+}
+
+// fetch sends t once and returns the answer, or why it is an error.
+func (b *bench) fetch(ctx context.Context, t target) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var buf bytes.Buffer
+	status, err := t.do(ctx, b.client, &buf)
+	if err == nil {
+		err = t.check(status, buf.Bytes())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", t.Method, t.URL, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// deepCursor pages through the vendor's inbox by 20 from the first page and returns the
+// cursor of page n: n-1 requests.
+func (b *bench) deepCursor(ctx context.Context, n int) (string, error) {
+	cursor := ""
+	for page := 1; page < n; page++ {
+		body, err := b.fetch(ctx, b.restTarget(b.serverURL, 20, cursor))
+		if err != nil {
+			return "", err
+		}
+		var p struct {
+			Meta struct {
+				NextCursor *string `json:"next_cursor"`
+			} `json:"meta"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return "", fmt.Errorf("page %d: %w", page, err)
+		}
+		if p.Meta.NextCursor == nil {
+			return "", fmt.Errorf("the busiest vendor's inbox ends at page %d of 20, before page %d: pass a smaller -deep-page", page, n)
+		}
+		cursor = *p.Meta.NextCursor
+	}
+	return cursor, nil
+}
+
+// prepare finds the deep cursor and the node id, builds the scenarios, and checks each answers
+// once without an error, and that the floor's pages are the service's, byte for byte: the
+// comparison is only fair if both do the same work.
+func (b *bench) prepare(ctx context.Context, deepPage int, logf func(string, ...any)) ([]scenario, error) {
+	logf("finding the cursor of page %d (%d requests)", deepPage, deepPage-1)
+	deep, err := b.deepCursor(ctx, deepPage)
+	if err != nil {
+		return nil, fmt.Errorf("deep cursor: %w", err)
+	}
+	gql20, err := b.graphQLTarget(inboxQuery, map[string]any{"first": 20})
+	if err != nil {
+		return nil, err
+	}
+	gql100, err := b.graphQLTarget(inboxQuery, map[string]any{"first": 100})
+	if err != nil {
+		return nil, err
+	}
+	body, err := b.fetch(ctx, gql20)
+	if err != nil {
+		return nil, err
+	}
+	var page struct {
+		Data struct {
+			VendorConversations struct {
+				Edges []struct {
+					Node struct {
+						ID string `json:"id"`
+					} `json:"node"`
+				} `json:"edges"`
+			} `json:"vendorConversations"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil || len(page.Data.VendorConversations.Edges) == 0 {
+		return nil, fmt.Errorf("graphql-20 has no first conversation (%v): %s", err, clip(body))
+	}
+	nodeID := page.Data.VendorConversations.Edges[0].Node.ID
+	node, err := b.graphQLTarget(nodeQuery, map[string]any{"id": nodeID})
+	if err != nil {
+		return nil, err
+	}
+
+	const (
+		gqlReq  = "POST /graphql, every field of the inbox, first: %d"
+		restReq = "GET /vendor/conversations?limit=%d"
+		deepReq = "GET /vendor/conversations?limit=20&cursor=… (page %d)"
+	)
+	scenarios := []scenario{
+		{Name: graphQL20, Request: fmt.Sprintf(gqlReq, 20), Target: gql20, Baseline: floor20},
+		{Name: graphQL100, Request: fmt.Sprintf(gqlReq, 100), Target: gql100, Baseline: floor100},
+		{Name: rest20, Request: fmt.Sprintf(restReq, 20), Target: b.restTarget(b.serverURL, 20, ""), Baseline: floor20},
+		{Name: rest100, Request: fmt.Sprintf(restReq, 100), Target: b.restTarget(b.serverURL, 100, ""), Baseline: floor100},
+		{Name: restDeep, Request: fmt.Sprintf(deepReq, deepPage), Target: b.restTarget(b.serverURL, 20, deep), Baseline: floorDeep},
+		{Name: nodeByID, Request: "POST /graphql, node(id:) of the newest conversation " + nodeID, Target: node},
+		{Name: floor20, Request: "the floor: " + fmt.Sprintf(restReq, 20), Target: b.restTarget(b.floorURL, 20, ""), Floor: true},
+		{Name: floor100, Request: "the floor: " + fmt.Sprintf(restReq, 100), Target: b.restTarget(b.floorURL, 100, ""), Floor: true},
+		{Name: floorDeep, Request: "the floor: " + fmt.Sprintf(deepReq, deepPage), Target: b.restTarget(b.floorURL, 20, deep), Floor: true},
+	}
+
+	bodies := map[string][]byte{}
+	for _, s := range scenarios {
+		body, err := b.fetch(ctx, s.Target)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		bodies[s.Name] = body
+	}
+	if bytes.Contains(bodies[nodeByID], []byte(`"node":null`)) {
+		return nil, fmt.Errorf("node: the vendor cannot see conversation %s: %s", nodeID, clip(bodies[nodeByID]))
+	}
+	for _, pair := range [][2]string{{rest20, floor20}, {rest100, floor100}, {restDeep, floorDeep}} {
+		if !bytes.Equal(bodies[pair[0]], bodies[pair[1]]) {
+			return nil, fmt.Errorf("%s and %s answer different bodies: the floor no longer does the service's work\n%s: %s\n%s: %s",
+				pair[1], pair[0], pair[0], clip(bodies[pair[0]]), pair[1], clip(bodies[pair[1]]))
+		}
+	}
+	return scenarios, nil
+}
+
+// measurement is one scenario at one concurrency.
+type measurement struct {
+	Scenario    string
+	Concurrency int
+	Completed   int64
+	Errors      int64
+	FirstError  string
+	RPS         float64
+	P50         time.Duration
+	P95         time.Duration
+	P99         time.Duration
+	// Statements is SQL statements per request, from the service's own counter; the floor's is
+	// 1 by construction. NaN when the counter could not be read.
+	Statements float64
+	PeakRSSMiB float64 // of the process serving the scenario, during the measured run
+}
+
+// measure runs every scenario at every concurrency: a warm-up, then the measured run, with the
+// service's statement counter read around it and the serving process's memory sampled.
+func (b *bench) measure(ctx context.Context, scenarios []scenario, opts options, logf func(string, ...any)) ([]measurement, error) {
+	total := time.Duration(len(scenarios)*len(opts.Concurrency)) * (opts.Warmup + opts.Duration)
+	logf("measuring %d scenarios at concurrency %v: about %s", len(scenarios), opts.Concurrency, total.Round(time.Second))
+	var out []measurement
+	for _, s := range scenarios {
+		proc := b.server
+		if s.Floor {
+			proc = b.floor
+		}
+		for _, c := range opts.Concurrency {
+			if opts.Warmup > 0 {
+				runLoad(ctx, b.client, s.Target, c, opts.Warmup)
+			}
+			before := math.NaN()
+			if !s.Floor {
+				v, err := readCounter(ctx, b.client, b.serverURL+"/metrics", statementsMetric)
+				if err != nil {
+					logf("%s: statements not counted: %v", s.Name, err)
+				} else {
+					before = v
+				}
+			}
+			stopRSS := sampleRSS(proc.pid())
+			r := runLoad(ctx, b.client, s.Target, c, opts.Duration)
+			peak := stopRSS()
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("interrupted: %w", err)
+			}
+			select {
+			case <-proc.done:
+				return nil, fmt.Errorf("%s exited during %s\n%s", proc.name, s.Name, proc.logTail())
+			default:
+			}
+			m := measurement{
+				Scenario: s.Name, Concurrency: c,
+				Completed: r.Completed, Errors: r.Errors, FirstError: r.FirstError,
+				RPS: r.RPS(), P50: r.Percentile(50), P95: r.Percentile(95), P99: r.Percentile(99),
+				Statements: 1, PeakRSSMiB: peak,
+			}
+			if !s.Floor {
+				after, err := readCounter(ctx, b.client, b.serverURL+"/metrics", statementsMetric)
+				m.Statements = math.NaN()
+				if err == nil && r.Completed > 0 {
+					m.Statements = (after - before) / float64(r.Completed)
+				}
+			}
+			logf("%-11s c=%-3d %9.1f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %d  stmts/req %.2f  rss %.0f MiB",
+				s.Name, c, m.RPS, ms(m.P50), ms(m.P99), m.Errors, m.Statements, m.PeakRSSMiB)
+			if m.Errors > 0 {
+				logf("%s c=%d: first error: %s", s.Name, c, m.FirstError)
+			}
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("nothing measured")
+	}
+	return out, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
