@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
-
 )
 
 // Type names that appear in global ids; they are part of the ids' format, so never rename one.

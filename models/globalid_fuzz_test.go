@@ -5,7 +5,6 @@ import (
 	"math"
 	"strings"
 	"testing"
-
 )
 
 // FuzzParseGlobalID feeds arbitrary strings to ParseGlobalID. It must never panic; what it
