@@ -3,7 +3,6 @@ package models
 import (
 	"encoding/base64"
 	"testing"
-
 )
 
 func TestGlobalIDRoundTrip(t *testing.T) {

@@ -71,7 +71,6 @@ func (messageResolver) Sender(ctx context.Context, m *models.Message) (*models.U
 	return required(u, err, "user", m.SenderID)
 }
 
-
 // required fails when a row that a foreign key guarantees is missing: that is a broken
 // invariant, reported as an internal error rather than a silent null.
 func required[T any](v *T, err error, what string, id int64) (*T, error) {
