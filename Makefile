@@ -1,5 +1,5 @@
 # The two commands: `make run` starts the service, `make test` runs every check CI runs.
-.PHONY: run test vet staticcheck fmt-check generate generate-check unit fuzz bench
+.PHONY: run test vet staticcheck fmt-check generate generate-check unit fuzz bench browser playground
 
 GO ?= go
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
@@ -30,10 +30,24 @@ generate-check: generate
 		git --no-pager diff --stat -- graph; exit 1; fi
 
 # The whole suite runs on each database the service supports.
-unit:
+unit: browser
 	@pg_isready -q -d "$(TEST_DATABASE_URL)" || { echo "PostgreSQL is not reachable at $(TEST_DATABASE_URL): the tests need it (set TEST_DATABASE_URL)"; exit 1; }
 	TEST_DB=sqlite $(GO) test -race -count=1 ./...
 	TEST_DB=postgres $(GO) test -race -count=1 ./...
+
+# The playground's browser test drives Debian's headless Chromium: install it when missing. A
+# failed install fails the run; the test never skips.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser:
+	@command -v chromium >/dev/null || { echo "installing chromium for the playground's browser test"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+# Rebuilds the playground's committed assets (playground/dist) from the npm packages pinned in
+# playground/package.json and package-lock.json. Needs Node.js and npm; `go build`, `go run .`
+# and `make test` do not.
+playground:
+	cd playground && npm ci && npm run build
 
 # Fuzzes each parser of client input for FUZZTIME (Go fuzzes one target per run). Not part of
 # `test`: its plain `go test` already runs every seed corpus (f.Add and testdata/fuzz) as tests.

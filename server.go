@@ -42,7 +42,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -53,6 +52,7 @@ import (
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/loaders"
 	"github.com/partizap/vendor-inbox/models/seed"
+	"github.com/partizap/vendor-inbox/playground"
 	"github.com/partizap/vendor-inbox/resolvers"
 	"github.com/partizap/vendor-inbox/rest"
 )
@@ -76,6 +76,7 @@ type config struct {
 	CursorSecret string // CURSOR_SECRET
 	AutoMigrate  bool   // AUTO_MIGRATE
 	Demo         bool   // DEMO: seed an empty database and print a vendor's session at start
+	DemoLogin    bool   // DEMO_LOGIN: serve GET /demo/login, which signs anyone in as any user
 
 	Introspection bool // GRAPHQL_INTROSPECTION
 	MaxDepth      int  // GRAPHQL_MAX_DEPTH
@@ -150,6 +151,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	parse("AUTO_MIGRATE", &cfg.AutoMigrate, true)
 	parse("DEMO", &cfg.Demo, embedded)
+	parse("DEMO_LOGIN", &cfg.DemoLogin, cfg.Demo)
 	parse("GRAPHQL_INTROSPECTION", &cfg.Introspection, true)
 	parse("GRAPHQL_MAX_DEPTH", &cfg.MaxDepth, 12)
 	parse("GRAPHQL_MAX_COMPLEXITY", &cfg.MaxComplexity, 20000)
@@ -221,7 +223,10 @@ func (a *app) greet(ctx context.Context, cfg config, addr net.Addr, w io.Writer)
 	base := "http://" + displayAddr(addr)
 	fmt.Fprintf(w, "Partizap vendor inbox listening on %s\n", base)
 	fmt.Fprintf(w, "  database:   %s\n", describeDatabase(cfg.DatabaseURL))
-	fmt.Fprintf(w, "  playground: %s/playground\n", base)
+	fmt.Fprintf(w, "  playground: %s%s\n", base, playground.Path)
+	if cfg.DemoLogin {
+		fmt.Fprintf(w, "  sign in:    %s%s  (opens the playground as the demo vendor; ?user=ID for another user)\n", base, playground.DemoLoginPath)
+	}
 	if !cfg.Demo {
 		return nil
 	}
@@ -241,7 +246,6 @@ func (a *app) greet(ctx context.Context, cfg config, addr net.Addr, w io.Writer)
 	fmt.Fprintf(w, "  session:    %s=%s  (vendor %d «%s», %d conversations; valid %s)\n",
 		models.SessionCookie, session, vendor.ID, vendor.DisplayName, n, demoSessionTTL)
 	fmt.Fprintf(w, "  try:        curl -s '%s/vendor/conversations?limit=2' --cookie '%s=%s'\n", base, models.SessionCookie, session)
-	fmt.Fprintf(w, "  browser:    in the playground's console, document.cookie = '%s=%s; path=/'\n", models.SessionCookie, session)
 	return nil
 }
 
@@ -427,7 +431,14 @@ func (a *app) handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		_, _ = w.Write(rest.OpenAPI)
 	})
-	mux.Handle("GET /playground", playgroundCSP(playground.Handler("Partizap vendor inbox", "/graphql")))
+	demoLogin := ""
+	if a.cfg.DemoLogin {
+		demoLogin = playground.DemoLoginPath
+		mux.Handle("GET "+playground.DemoLoginPath, playground.DemoLogin(a.store, demoSessionTTL, a.logger))
+	}
+	page := playground.Handler(playground.Options{Endpoint: "/graphql", Introspection: a.cfg.Introspection, DemoLogin: demoLogin})
+	mux.Handle("GET "+playground.Path, page)
+	mux.Handle("GET "+playground.AssetsPath, page)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -541,22 +552,6 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// playgroundCSP replaces the API's policy with one the playground page can live with. gqlgen's
-// page loads GraphiQL from a CDN and boots it with an inline script, so both are allowed, and
-// nothing else: requests go to this origin only.
-func playgroundCSP(next http.Handler) http.Handler {
-	const policy = "default-src 'none'; " +
-		"script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; " +
-		"style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; " +
-		"font-src 'self' https://cdn.jsdelivr.net data:; img-src 'self' data:; " +
-		"connect-src 'self'; worker-src 'self' blob:; " +
-		"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Security-Policy", policy)
 		next.ServeHTTP(w, r)
 	})
 }

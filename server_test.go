@@ -1024,7 +1024,7 @@ func TestLoadConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"nothing set: embedded database in demo mode", nil,
-			defaults(func(c *config) { c.DatabaseURL, c.Demo = "sqlite:data/partizap.db", true }), ""},
+			defaults(func(c *config) { c.DatabaseURL, c.Demo, c.DemoLogin = "sqlite:data/partizap.db", true, true }), ""},
 		{"PostgreSQL: no demo", map[string]string{"DATABASE_URL": "postgres://u@h/db", "ADDR": ":9000", "CURSOR_SECRET": "s"},
 			defaults(func(c *config) { c.DatabaseURL, c.Addr, c.CursorSecret = "postgres://u@h/db", ":9000", "s" }), ""},
 		{"data dir and switches", map[string]string{"DATA_DIR": "/var/lib/pz", "AUTO_MIGRATE": "false", "DEMO": "0", "GRAPHQL_INTROSPECTION": "false"},

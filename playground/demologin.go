@@ -1,0 +1,104 @@
+package playground
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/partizap/vendor-inbox/models"
+)
+
+// Sessions is what the demo sign-in needs of the store (*models.Store has it).
+type Sessions interface {
+	UsersByID(ctx context.Context, ids []int64) ([]*models.User, error)
+	BusiestVendor(ctx context.Context) (*models.User, int, error)
+	CreateSession(ctx context.Context, userID int64, ttl time.Duration) (string, error)
+}
+
+// DemoLogin signs a user in for exploring, for demo mode only (register it only then: it lets
+// anyone who can reach the server act as any user). GET DemoLoginPath?user=ID creates a real
+// session of ttl for user ID, sets it as the PARTIZAP_SESSION cookie (HttpOnly, SameSite=Lax,
+// Path=/, Secure over TLS) and redirects (303) to the playground; without user it signs in
+// the demo vendor, the one selling in the most conversations. A user that is not a positive
+// integer is 400, one that does not exist 404.
+func DemoLogin(store Sessions, ttl time.Duration, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		fail := func(status int, format string, args ...any) {
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, fmt.Sprintf(format, args...), status)
+		}
+		if r.Method != http.MethodGet { // not even HEAD: a probe must not sign anyone in
+			w.Header().Set("Allow", http.MethodGet)
+			fail(http.StatusMethodNotAllowed, "sign in with GET %s", DemoLoginPath)
+			return
+		}
+		internal := func(op string, err error) {
+			if models.ErrorCode(err) == models.EUNAVAILABLE {
+				w.Header().Set("Retry-After", "5")
+				fail(http.StatusServiceUnavailable, "the database is unavailable; try again shortly")
+				return
+			}
+			logger.ErrorContext(ctx, "demo login: "+op, "err", err)
+			fail(http.StatusInternalServerError, "internal error; quote request id %s when reporting it", models.RequestID(ctx))
+		}
+
+		var user *models.User
+		switch values := r.URL.Query()["user"]; {
+		case len(values) > 1:
+			fail(http.StatusBadRequest, "give user once: /demo/login?user=ID")
+			return
+		case len(values) == 1:
+			id, err := strconv.ParseInt(values[0], 10, 64)
+			if err != nil || id <= 0 {
+				fail(http.StatusBadRequest, "user must be a user id, a positive integer like /demo/login?user=1; not %q", values[0])
+				return
+			}
+			users, err := store.UsersByID(ctx, []int64{id})
+			if err != nil {
+				internal("find user", err)
+				return
+			}
+			if len(users) == 0 {
+				fail(http.StatusNotFound, "there is no user %d", id)
+				return
+			}
+			user = users[0]
+		default:
+			vendor, _, err := store.BusiestVendor(ctx)
+			if err != nil {
+				internal("find the demo vendor", err)
+				return
+			}
+			if vendor == nil {
+				fail(http.StatusNotFound, "no vendor to sign in: the database has no conversations yet (fill it with `go run . seed`), or name a user: /demo/login?user=ID")
+				return
+			}
+			user = vendor
+		}
+
+		session, err := store.CreateSession(ctx, user.ID, ttl)
+		if err != nil {
+			if models.ErrorCode(err) == models.ENOTFOUND { // deleted in the meantime
+				fail(http.StatusNotFound, "there is no user %d", user.ID)
+				return
+			}
+			internal("create session", err)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{
+			Name:     models.SessionCookie,
+			Value:    session,
+			Path:     "/",
+			MaxAge:   int(ttl / time.Second),
+			HttpOnly: true,
+			Secure:   r.TLS != nil,
+			SameSite: http.SameSiteLaxMode,
+		})
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, Path, http.StatusSeeOther)
+	})
+}

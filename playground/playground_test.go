@@ -1,0 +1,1052 @@
+package playground
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"gorm.io/gorm"
+
+	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/dbtest"
+)
+
+// ---- the page, its policy and its assets, through the handler ----
+
+func TestPolicyAllowsOnlyThisOrigin(t *testing.T) {
+	t.Parallel()
+	directives := map[string][]string{}
+	for _, d := range strings.Split(Policy, ";") {
+		fields := strings.Fields(d)
+		if len(fields) == 0 {
+			continue
+		}
+		if _, dup := directives[fields[0]]; dup {
+			t.Errorf("directive %s given twice", fields[0])
+		}
+		directives[fields[0]] = fields[1:]
+	}
+	want := map[string][]string{
+		"default-src":     {"'none'"},
+		"script-src":      {"'self'"},
+		"style-src":       {"'self'", "'unsafe-inline'"}, // Monaco writes <style> elements; see Policy
+		"font-src":        {"'self'"},
+		"img-src":         {"'self'"},
+		"connect-src":     {"'self'"},
+		"worker-src":      {"'self'"},
+		"manifest-src":    {"'self'"},
+		"frame-ancestors": {"'none'"},
+		"base-uri":        {"'none'"},
+		"form-action":     {"'none'"},
+	}
+	for name, sources := range want {
+		if !slices.Equal(directives[name], sources) {
+			t.Errorf("%s %q, want %q", name, directives[name], sources)
+		}
+	}
+	for name := range directives {
+		if _, ok := want[name]; !ok {
+			t.Errorf("unexpected directive %s %q", name, directives[name])
+		}
+	}
+	if strings.Contains(Policy, "unsafe-eval") || strings.Contains(Policy, "data:") || strings.Contains(Policy, "blob:") ||
+		strings.Contains(Policy, "http") || strings.Contains(Policy, "*") {
+		t.Errorf("policy allows more than this origin: %s", Policy)
+	}
+}
+
+func get(t *testing.T, h http.Handler, target string, header map[string]string) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func readBody(t *testing.T, res *http.Response) []byte {
+	t.Helper()
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestPageFillsInItsOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		opts Options
+		want []string
+	}{
+		{Options{Endpoint: "/graphql", Introspection: true, DemoLogin: DemoLoginPath}, []string{
+			`<meta name="partizap:endpoint" content="/graphql">`,
+			`<meta name="partizap:introspection" content="on">`,
+			`<meta name="partizap:demo-login" content="/demo/login">`,
+		}},
+		{Options{Endpoint: `/x"><script>`, Introspection: false}, []string{
+			`<meta name="partizap:endpoint" content="/x&#34;&gt;&lt;script&gt;">`,
+			`<meta name="partizap:introspection" content="off">`,
+			`<meta name="partizap:demo-login" content="">`,
+		}},
+	}
+	for _, tt := range tests {
+		res := get(t, Handler(tt.opts), Path, nil)
+		body := string(readBody(t, res))
+		if res.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", Path, res.StatusCode)
+		}
+		for _, want := range tt.want {
+			if !strings.Contains(body, want) {
+				t.Errorf("%+v: page lacks %s:\n%s", tt.opts, want, body)
+			}
+		}
+	}
+}
+
+func TestPageHeaders(t *testing.T) {
+	t.Parallel()
+	res := get(t, Handler(Options{Endpoint: "/graphql", Introspection: true}), Path, nil)
+	body := readBody(t, res)
+	for name, want := range map[string]string{
+		"Content-Type":            "text/html; charset=utf-8",
+		"Content-Security-Policy": Policy,
+		"Cache-Control":           PageCacheControl,
+	} {
+		if got := res.Header.Get(name); got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+	// script-src 'self' only: every script of the page is a file.
+	for _, m := range regexp.MustCompile(`(?is)<script\b([^>]*)>(.*?)</script>`).FindAllStringSubmatch(string(body), -1) {
+		if !strings.Contains(m[1], "src=") || strings.TrimSpace(m[2]) != "" {
+			t.Errorf("inline script in the page: %s", m[0])
+		}
+	}
+	if bytes.Contains(body, []byte(" style=")) {
+		t.Error("the page has a style attribute")
+	}
+}
+
+// assetRefs finds the asset URLs in a page, a stylesheet or a script: absolute ones under
+// AssetsPath and, in scripts, the relative imports of other chunks.
+var assetRefs = regexp.MustCompile(`/playground/assets/[A-Za-z0-9._-]+|"\./[A-Za-z0-9._-]+\.js"`)
+
+func TestEveryReferencedAssetIsEmbeddedAndServedForGood(t *testing.T) {
+	t.Parallel()
+	h := Handler(Options{Endpoint: "/graphql", Introspection: true})
+	entries, err := fs.ReadDir(dist, "dist/assets")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no embedded assets (run make playground): %v", err)
+	}
+	embedded := map[string]bool{}
+	for _, e := range entries {
+		embedded[e.Name()] = true
+		if !hashedName.MatchString(e.Name()) {
+			t.Errorf("asset %s has no content hash in its name", e.Name())
+		}
+		if _, ok := contentTypes[path.Ext(e.Name())]; !ok {
+			t.Errorf("asset %s has a type the server does not serve", e.Name())
+		}
+	}
+
+	// Walk from the page through every stylesheet and script it reaches.
+	page := string(readBody(t, get(t, h, Path, nil)))
+	queue := []string{}
+	seen := map[string]bool{}
+	add := func(from, ref string) {
+		name := strings.TrimPrefix(strings.Trim(ref, `"`), AssetsPath)
+		name = strings.TrimPrefix(name, "./")
+		if !embedded[name] {
+			t.Errorf("%s references %s, which is not embedded", from, ref)
+			return
+		}
+		if !seen[name] {
+			seen[name] = true
+			queue = append(queue, name)
+		}
+	}
+	for _, ref := range assetRefs.FindAllString(page, -1) {
+		add("the page", ref)
+	}
+	if len(queue) < 2 {
+		t.Fatalf("the page references %d assets:\n%s", len(queue), page)
+	}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		res := get(t, h, AssetsPath+name, nil)
+		body := readBody(t, res)
+		if res.StatusCode != 200 {
+			t.Errorf("GET %s: %d", name, res.StatusCode)
+			continue
+		}
+		for header, want := range map[string]string{
+			"Cache-Control":           AssetCacheControl,
+			"Content-Type":            contentTypes[path.Ext(name)],
+			"Content-Security-Policy": Policy, // workers run under their script's policy
+		} {
+			if got := res.Header.Get(header); got != want {
+				t.Errorf("GET %s: %s %q, want %q", name, header, got, want)
+			}
+		}
+		if ext := path.Ext(name); ext == ".js" || ext == ".css" {
+			for _, ref := range assetRefs.FindAllString(string(body), -1) {
+				add(name, ref)
+			}
+		}
+		if path.Ext(name) == ".css" {
+			for _, u := range regexp.MustCompile(`url\(\s*["']?([^)"']*)`).FindAllStringSubmatch(string(body), -1) {
+				if !strings.HasPrefix(u[1], AssetsPath) && !strings.HasPrefix(u[1], "#") {
+					t.Errorf("%s loads %q from outside the assets", name, u[1])
+				}
+			}
+		}
+	}
+	for _, want := range []string{".js", ".css", ".woff2", ".ttf"} {
+		found := false
+		for name := range seen {
+			found = found || strings.HasSuffix(name, want)
+		}
+		if !found {
+			t.Errorf("no %s asset reached from the page", want)
+		}
+	}
+	workers := 0
+	for name := range seen {
+		if strings.Contains(name, ".worker-") {
+			workers++
+		}
+	}
+	if workers != 3 {
+		t.Errorf("%d web workers reached from the page, want Monaco's editor, JSON and GraphQL workers", workers)
+	}
+}
+
+func TestAssetsAreCompressedAndUnknownNamesAreNotFound(t *testing.T) {
+	t.Parallel()
+	h := Handler(Options{Endpoint: "/graphql"})
+	var script string
+	entries, _ := fs.ReadDir(dist, "dist/assets")
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "index-") && strings.HasSuffix(e.Name(), ".js") {
+			script = e.Name()
+		}
+	}
+	plain := readBody(t, get(t, h, AssetsPath+script, nil))
+	res := get(t, h, AssetsPath+script, map[string]string{"Accept-Encoding": "gzip, deflate, br"})
+	if res.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(res.Header.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("gzip not offered: %v", res.Header)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(readBody(t, res)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, _ := io.ReadAll(zr)
+	if !bytes.Equal(unzipped, plain) || len(plain) == 0 {
+		t.Fatalf("gzipped %s differs from the plain one", script)
+	}
+	for _, target := range []string{
+		AssetsPath + "nothing-AAAAAAAA.js",
+		AssetsPath + "index.html",
+		AssetsPath + "../index.html",
+		AssetsPath + "%2e%2e%2findex.html",
+		AssetsPath,
+		Path + "/index.html",
+		Path + "/",
+	} {
+		if res := get(t, h, target, nil); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", target, res.StatusCode)
+		}
+	}
+	req := httptest.NewRequest(http.MethodPost, Path, nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST %s: %d", Path, rec.Code)
+	}
+}
+
+// TestExampleQueryIsTheREADMEs keeps the query the page opens with equal to README.md's.
+func TestExampleQueryIsTheREADMEs(t *testing.T) {
+	t.Parallel()
+	example, err := os.ReadFile("src/example.graphql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(readme, []byte("```graphql\n"+string(example)+"```\n")) {
+		t.Errorf("README.md's example query differs from playground/src/example.graphql:\n%s", example)
+	}
+	// and the build has it: a stale dist/ fails here (run make playground).
+	literal, _ := json.Marshal(string(example))
+	found := false
+	entries, _ := fs.ReadDir(dist, "dist/assets")
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".js") {
+			b, _ := fs.ReadFile(dist, "dist/assets/"+e.Name())
+			found = found || bytes.Contains(b, literal) || bytes.Contains(b, []byte("`"+string(example)+"`"))
+		}
+	}
+	if !found {
+		t.Error("no built script holds playground/src/example.graphql: dist/ is stale, run make playground")
+	}
+}
+
+// ---- the demo sign-in, through the handler ----
+
+type fakeSessions struct {
+	users    map[int64]*models.User
+	busiest  *models.User
+	mu       sync.Mutex
+	sessions []int64
+}
+
+func (f *fakeSessions) UsersByID(_ context.Context, ids []int64) ([]*models.User, error) {
+	var out []*models.User
+	for _, id := range ids {
+		if u := f.users[id]; u != nil {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSessions) BusiestVendor(context.Context) (*models.User, int, error) {
+	return f.busiest, 3, nil
+}
+
+func (f *fakeSessions) CreateSession(_ context.Context, userID int64, ttl time.Duration) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sessions = append(f.sessions, userID)
+	return fmt.Sprintf("session-of-%d-for-%s", userID, ttl), nil
+}
+
+func TestDemoLoginSetsTheCookieAndRedirects(t *testing.T) {
+	t.Parallel()
+	store := &fakeSessions{users: map[int64]*models.User{1: {ID: 1}, 7: {ID: 7}}, busiest: &models.User{ID: 1}}
+	h := DemoLogin(store, time.Hour, slog.New(slog.DiscardHandler))
+	for _, tls := range []bool{false, true} {
+		srv := httptest.NewUnstartedServer(h)
+		if tls {
+			srv.StartTLS()
+		} else {
+			srv.Start()
+		}
+		client := srv.Client()
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		for query, user := range map[string]int64{"": 1, "?user=7": 7} {
+			res, err := client.Get(srv.URL + DemoLoginPath + query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != Path {
+				t.Errorf("tls=%v %s: %d to %q, want 303 to %s", tls, query, res.StatusCode, res.Header.Get("Location"), Path)
+			}
+			cookies := res.Header.Values("Set-Cookie")
+			if len(cookies) != 1 {
+				t.Fatalf("Set-Cookie %q", cookies)
+			}
+			want := fmt.Sprintf("PARTIZAP_SESSION=session-of-%d-for-1h0m0s; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax", user)
+			if tls {
+				want = fmt.Sprintf("PARTIZAP_SESSION=session-of-%d-for-1h0m0s; Path=/; Max-Age=3600; HttpOnly; Secure; SameSite=Lax", user)
+			}
+			if cookies[0] != want {
+				t.Errorf("tls=%v %s: Set-Cookie %q, want %q", tls, query, cookies[0], want)
+			}
+			if res.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("a sign-in may be cached: %q", res.Header.Get("Cache-Control"))
+			}
+		}
+		srv.Close()
+	}
+}
+
+func TestDemoLoginRejectsBadUsers(t *testing.T) {
+	t.Parallel()
+	store := &fakeSessions{users: map[int64]*models.User{1: {ID: 1}}}
+	h := DemoLogin(store, time.Hour, slog.New(slog.DiscardHandler))
+	tests := []struct {
+		query  string
+		status int
+		says   string
+	}{
+		{"?user=abc", 400, `user must be a user id, a positive integer like /demo/login?user=1; not "abc"`},
+		{"?user=0", 400, "positive integer"},
+		{"?user=-3", 400, "positive integer"},
+		{"?user=1.5", 400, "positive integer"},
+		{"?user=", 400, "positive integer"},
+		{"?user=99999999999999999999", 400, "positive integer"},
+		{"?user=1&user=2", 400, "give user once"},
+		{"?user=42", 404, "there is no user 42"},
+		{"", 404, "no vendor to sign in"}, // an empty database: no busiest vendor
+	}
+	for _, tt := range tests {
+		res := get(t, h, DemoLoginPath+tt.query, nil)
+		body := string(readBody(t, res))
+		if res.StatusCode != tt.status || !strings.Contains(body, tt.says) || res.Header.Get("Set-Cookie") != "" {
+			t.Errorf("%s: %d %q (Set-Cookie %q), want %d saying %q", tt.query, res.StatusCode, body, res.Header.Get("Set-Cookie"), tt.status, tt.says)
+		}
+	}
+	for _, method := range []string{http.MethodHead, http.MethodPost} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, DemoLoginPath+"?user=1", nil))
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Set-Cookie") != "" {
+			t.Errorf("%s %s: %d, Set-Cookie %q", method, DemoLoginPath, rec.Code, rec.Header().Get("Set-Cookie"))
+		}
+	}
+	if len(store.sessions) != 0 {
+		t.Errorf("sessions created for bad requests: %v", store.sessions)
+	}
+}
+
+// ---- the real server ----
+
+// repoRoot is the directory of go.mod, above this package's.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// serverBinary builds the service, as `go build` in the repository root does, once per run.
+func serverBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "playground-test-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "server")
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Dir = repoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+type server struct {
+	base    string // as the greeting prints it: http://localhost:PORT
+	dataDir string
+	mu      sync.Mutex
+	out     bytes.Buffer // the greeting and the logs
+}
+
+func (s *server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
+}
+
+// startServer runs the built service on a free port of 127.0.0.1 with a fresh DATA_DIR and env,
+// and waits until it is ready.
+func startServer(t *testing.T, env map[string]string) *server {
+	t.Helper()
+	s := &server{dataDir: t.TempDir()}
+	cmd := exec.Command(serverBinary(t))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "ADDR=127.0.0.1:0", "DATA_DIR=" + s.dataDir}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	listening := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.out.WriteString(line + "\n")
+			s.mu.Unlock()
+			if base, ok := strings.CutPrefix(line, "Partizap vendor inbox listening on "); ok {
+				listening <- base
+			}
+		}
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	select {
+	case s.base = <-listening:
+	case <-exited:
+		t.Fatalf("the server stopped:\n%s", s.output())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the server did not start in 60s:\n%s", s.output())
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /readyz: not ready in 60s (%v):\n%s", err, s.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var noRedirects = &http.Client{
+	Timeout:       10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+type viewer struct {
+	DatabaseID  int64  `json:"databaseId"`
+	DisplayName string `json:"displayName"`
+}
+
+// viewerOf asks /graphql who the session is; nil when nobody.
+func (s *server) viewerOf(t *testing.T, session string) *viewer {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/graphql", strings.NewReader(`{"query":"{ viewer { databaseId displayName } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: session})
+	res, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Data struct{ Viewer *viewer }
+	}
+	if err := json.Unmarshal(readBody(t, res), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Data.Viewer
+}
+
+// TestDemoLoginOnTheEmbeddedDatabase follows the printed link of a zero-setup start.
+func TestDemoLoginOnTheEmbeddedDatabase(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	link := s.base + DemoLoginPath
+	if !strings.Contains(s.output(), "  sign in:    "+link+"  ") {
+		t.Fatalf("the greeting does not print the sign-in link %s:\n%s", link, s.output())
+	}
+	page := string(readBody(t, mustGet(t, s.base+Path)))
+	if !strings.Contains(page, `<meta name="partizap:demo-login" content="/demo/login">`) {
+		t.Errorf("the page does not offer the demo sign-in:\n%s", page)
+	}
+
+	db, err := models.Open(context.Background(), "sqlite:"+filepath.Join(s.dataDir, "partizap.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDB(db)
+	vendor, _, err := models.NewStore(db).BusiestVendor(context.Background())
+	if err != nil || vendor == nil {
+		t.Fatalf("no demo vendor: %v", err)
+	}
+
+	for query, want := range map[string]int64{"": vendor.ID, "?user=2": 2} {
+		res := mustGet(t, link+query)
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != Path {
+			t.Fatalf("GET %s: %d to %q", link+query, res.StatusCode, res.Header.Get("Location"))
+		}
+		var session *http.Cookie
+		for _, c := range res.Cookies() {
+			if c.Name == models.SessionCookie {
+				session = c
+			}
+		}
+		if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Path != "/" || session.Secure {
+			t.Fatalf("GET %s: cookie %+v, want HttpOnly, SameSite=Lax, Path=/ and not Secure over plain HTTP", link+query, session)
+		}
+		if v := s.viewerOf(t, session.Value); v == nil || v.DatabaseID != want {
+			t.Errorf("GET %s signed in %+v, want user %d", link+query, v, want)
+		}
+	}
+	for query, status := range map[string]int{"?user=x": 400, "?user=-1": 400, "?user=100000": 404} {
+		res := mustGet(t, link+query)
+		body := readBody(t, res)
+		if res.StatusCode != status || res.Header.Get("Set-Cookie") != "" {
+			t.Errorf("GET %s: %d %s, want %d and no cookie", link+query, res.StatusCode, body, status)
+		}
+	}
+}
+
+func mustGet(t *testing.T, u string) *http.Response {
+	t.Helper()
+	res, err := noRedirects.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func closeDB(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		_ = sqlDB.Close()
+	}
+}
+
+// TestDemoLoginIsOffOutsideDemoMode: DEMO_LOGIN=false, and PostgreSQL without DEMO_LOGIN, have
+// no such route; DEMO_LOGIN=true turns it on on PostgreSQL too.
+func TestDemoLoginIsOffOutsideDemoMode(t *testing.T) {
+	t.Parallel()
+	pgURL, _ := dbtest.NewOn(t, models.Postgres)
+	tests := []struct {
+		name string
+		env  map[string]string
+		on   bool
+	}{
+		{"embedded database, DEMO_LOGIN=false", map[string]string{"DEMO_LOGIN": "false"}, false},
+		{"embedded database, DEMO=false", map[string]string{"DEMO": "false"}, false},
+		{"PostgreSQL", map[string]string{"DATABASE_URL": pgURL}, false},
+		{"PostgreSQL, DEMO_LOGIN=true", map[string]string{"DATABASE_URL": pgURL, "DEMO_LOGIN": "true"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, tt.env)
+			res := mustGet(t, s.base+DemoLoginPath)
+			body := string(readBody(t, res))
+			greets := strings.Contains(s.output(), "sign in:")
+			page := string(readBody(t, mustGet(t, s.base+Path)))
+			offers := !strings.Contains(page, `<meta name="partizap:demo-login" content="">`)
+			if !tt.on {
+				if res.StatusCode != http.StatusNotFound || res.Header.Get("Set-Cookie") != "" || strings.Contains(body, "vendor") || greets || offers {
+					t.Errorf("demo sign-in is on: GET %s %d %q; greeting prints it: %v; page offers it: %v", DemoLoginPath, res.StatusCode, body, greets, offers)
+				}
+				return
+			}
+			// On, over an empty database: the route answers, and says there is nobody to sign in.
+			if res.StatusCode != http.StatusNotFound || !strings.Contains(body, "no vendor to sign in") || !greets || !offers {
+				t.Errorf("demo sign-in is off: GET %s %d %q; greeting prints it: %v; page offers it: %v\n%s", DemoLoginPath, res.StatusCode, body, greets, offers, s.output())
+			}
+		})
+	}
+}
+
+// ---- the real server in a real browser ----
+
+// chromiumPath is Debian's chromium, which `make test` installs when it is missing.
+const chromiumPath = "/usr/bin/chromium"
+
+// recordingProxy is the browser's only way out: it notes every request the browser sends, from
+// the page, its workers or the browser itself, forwards those to the server and refuses the
+// rest, so that nothing leaves the machine.
+type recordingProxy struct {
+	server string // host:port
+	mu     sync.Mutex
+	toServer,
+	elsewhere, // refused: Chromium's own background requests, or a page's (a failure)
+	elsewhereForPage []string // of those, the ones made for a page or worker
+}
+
+func (p *recordingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := r.URL.Host
+	if r.Method == http.MethodConnect {
+		host = r.Host
+	}
+	// A request a page or worker makes carries fetch metadata (Sec-Fetch-*) or, when it goes
+	// to another origin in CORS mode (module scripts, fetch, fonts), an Origin; the browser's
+	// own requests (updates, time, sign-in, autofill hints) carry neither.
+	forPage := r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Mode") != "" || r.Header.Get("Sec-Fetch-Dest") != ""
+	request := r.Method + " " + r.URL.String()
+	if r.Method == http.MethodConnect {
+		request = "CONNECT " + host
+	}
+	p.mu.Lock()
+	switch {
+	case host == p.server && r.Method != http.MethodConnect:
+		p.toServer = append(p.toServer, request)
+	case forPage:
+		p.elsewhereForPage = append(p.elsewhereForPage, request)
+		fallthrough
+	default:
+		p.elsewhere = append(p.elsewhere, request)
+	}
+	p.mu.Unlock()
+	if r.Method == http.MethodConnect || host != p.server {
+		http.Error(w, "the test lets the browser reach the server only", http.StatusForbidden)
+		return
+	}
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	out.Header.Del("Proxy-Connection")
+	res, err := proxyTransport.RoundTrip(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer res.Body.Close()
+	for k, v := range res.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(res.StatusCode)
+	_, _ = io.Copy(w, res.Body)
+}
+
+var proxyTransport = &http.Transport{DisableCompression: true, TLSClientConfig: &tls.Config{}}
+
+// browser is headless Chromium on a fresh profile whose only way out is a recordingProxy in
+// front of the server. It records the page's requests, errors and policy violations.
+type browser struct {
+	t      *testing.T
+	ctx    context.Context
+	server *server
+	host   string // the server's host:port
+	proxy  *recordingProxy
+
+	mu       sync.Mutex
+	requests []string // URL of every request the page made (its workers' scripts included)
+	problems []string // exceptions and console errors
+}
+
+func openBrowser(t *testing.T, s *server) *browser {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("headless Chromium is needed at %s: `make test` installs it (apt-get install chromium): %v", chromiumPath, err)
+	}
+	serverURL, _ := url.Parse(s.base)
+	b := &browser{t: t, server: s, host: serverURL.Host, proxy: &recordingProxy{server: serverURL.Host}}
+	proxySrv := httptest.NewServer(b.proxy)
+	t.Cleanup(proxySrv.Close)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1600, 1000),
+		// Every request goes through the recording proxy, loopback ones too.
+		chromedp.ProxyServer(proxySrv.URL),
+		chromedp.Flag("proxy-bypass-list", "<-loopback>"),
+	)
+	t.Cleanup(cancelAlloc)
+	var cancelTab context.CancelFunc
+	b.ctx, cancelTab = chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelTab)
+
+	if err := chromedp.Listen(b.ctx, func(ev any) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			b.requests = append(b.requests, ev.Request.URL)
+		case *runtime.EventExceptionThrown:
+			b.problems = append(b.problems, "exception: "+ev.ExceptionDetails.Text+" "+exceptionDescription(ev.ExceptionDetails))
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.EntryLevelError {
+				b.problems = append(b.problems, fmt.Sprintf("console %s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		}
+	}); err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	// Collect violations of the page's Content-Security-Policy (a script of the test's, which
+	// the policy does not govern).
+	if _, err := chromedp.Call(b.ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.__cspViolations = []; document.addEventListener('securitypolicyviolation',
+			e => window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));`,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// open navigates to u and checks where the browser landed.
+func (b *browser) open(u, wantLocation string) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, chromedp.Navigate(u)); err != nil {
+		b.t.Fatalf("open %s: %v", u, err)
+	}
+	if location, _ := chromedp.Run(b.ctx, chromedp.Location()); location != wantLocation {
+		b.t.Fatalf("%s led to %s, want %s", u, location, wantLocation)
+	}
+}
+
+// poll waits until the JavaScript expression js is truthy in the page.
+func (b *browser) poll(what, js string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(45*time.Second))); err != nil {
+		b.screenshot("failed")
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.t.Fatalf("%s: %v\nserver:\n%s\nbrowser problems: %q", what, err, b.server.output(), b.problems)
+	}
+}
+
+func (b *browser) click(selector string) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(selector))); err != nil {
+		b.t.Fatalf("click %s: %v", selector, err)
+	}
+}
+
+// text is what the element shows, no-break spaces as spaces.
+func (b *browser) text(selector string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q)?.innerText ?? ''`, selector)))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return strings.ReplaceAll(v, "\u00a0", " ")
+}
+
+// checkContained fails the test when the page broke its policy, threw, or requested anything
+// from another host than the server.
+func (b *browser) checkContained() {
+	t := b.t
+	t.Helper()
+	violations, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`window.__cspViolations`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(violations) > 0 {
+		t.Errorf("Content-Security-Policy violations: %q", violations)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		if strings.Contains(p, "Content Security Policy") || strings.HasPrefix(p, "exception") {
+			t.Errorf("browser: %s", p)
+		}
+	}
+	// Every request of the page went to the server ...
+	if len(b.requests) < 10 {
+		t.Errorf("only %d requests recorded: %q", len(b.requests), b.requests)
+	}
+	for _, r := range b.requests {
+		u, err := url.Parse(r)
+		if err != nil || u.Host != b.host || u.Scheme != "http" {
+			t.Errorf("the page requested %s, not from the server %s", r, b.host)
+		}
+	}
+	// ... and so did every request the browser sent for the page or its workers.
+	p := b.proxy
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.elsewhereForPage) > 0 {
+		t.Errorf("requests for the page went elsewhere than the server: %q", p.elsewhereForPage)
+	}
+	workers := 0
+	for _, r := range p.toServer {
+		if strings.Contains(r, ".worker-") {
+			workers++
+		}
+	}
+	if workers == 0 || len(p.toServer) < len(b.requests)/2 {
+		t.Errorf("the proxy saw %d requests to the server (%d of web workers), the page made %d: is the browser bypassing it? %q",
+			len(p.toServer), workers, len(b.requests), p.toServer)
+	}
+	t.Logf("the page made %d requests, all to %s; through the proxy %d went to the server", len(b.requests), b.host, len(p.toServer))
+	if len(p.elsewhere) > 0 {
+		t.Logf("Chromium's own background requests, refused by the proxy (not the page's): %q", p.elsewhere)
+	}
+}
+
+// TestPlaygroundInChromium explores the API as a newcomer does: start the service on its
+// embedded database, open the printed sign-in link, press run, and read the vendor's newest
+// conversation in the result pane. Nothing may be loaded from anywhere but the server.
+func TestPlaygroundInChromium(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	var link string
+	for _, line := range strings.Split(s.output(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "  sign in:    "); ok {
+			link, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	if link == "" {
+		t.Fatalf("the greeting prints no sign-in link:\n%s", s.output())
+	}
+
+	// What the result must show: the product of the demo vendor's newest conversation.
+	db, err := models.Open(context.Background(), "sqlite:"+filepath.Join(s.dataDir, "partizap.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vendor, _, err := models.NewStore(db).BusiestVendor(context.Background())
+	if err != nil || vendor == nil {
+		t.Fatalf("no demo vendor: %v", err)
+	}
+	var title string
+	err = db.Raw(`SELECT p.title FROM conversations c JOIN products p ON p.id = c.product_id
+		WHERE c.seller_id = ? ORDER BY c.updated_at DESC, c.id DESC LIMIT 1`, vendor.ID).Scan(&title).Error
+	closeDB(db)
+	if err != nil || title == "" {
+		t.Fatalf("newest conversation's product: %q, %v", title, err)
+	}
+
+	b := openBrowser(t, s)
+	// 1. Open the printed link: it signs in and lands on the playground, which says who.
+	b.open(link, s.base+Path)
+	b.poll("the playground shows the signed-in vendor", `document.querySelector('[data-testid="viewer"]')?.innerText.includes(`+jsString(vendor.DisplayName)+`)`)
+	// The editor holds the README's example query.
+	example, _ := os.ReadFile("src/example.graphql")
+	b.poll("the query editor holds the example query",
+		`(globalThis.__MONACO?.editor.getModels() ?? []).some(m => m.getValue() === `+jsString(string(example))+`)`)
+	b.poll("the query editor shows it", `document.querySelector('.graphiql-query-editor .view-lines')?.innerText.includes('vendorConversations') && document.querySelector('.graphiql-response .monaco-editor')`)
+	// The documentation explorer has the schema, from introspection.
+	b.click(`button[aria-label="Show Documentation Explorer"]`)
+	b.poll("the documentation explorer shows the schema", `document.querySelector('.graphiql-doc-explorer')?.innerText.includes('Query')`)
+	// 2. Press run: the result shows the newest conversation's product. (Monaco renders spaces
+	// as no-break spaces and wraps long lines: compare the words.)
+	b.click(`.graphiql-execute-button`)
+	b.poll("the result pane shows "+title,
+		`document.querySelector('.graphiql-response .view-lines')?.innerText.replace(/\s+/g, ' ').includes(`+jsString(strings.Join(strings.Fields(title), " "))+`)`)
+	if result := b.text(".graphiql-response .view-lines"); strings.Contains(result, "UNAUTHENTICATED") || !strings.Contains(result, `"totalCount"`) {
+		t.Errorf("result pane:\n%s", result)
+	}
+	// The headers editor is there too.
+	if tools := b.text(".graphiql-editor-tools"); !strings.Contains(tools, "Headers") {
+		t.Errorf("no headers editor: %q", tools)
+	}
+	b.screenshot("playground")
+	b.checkContained()
+}
+
+// TestPlaygroundWithoutIntrospectionInChromium: with introspection off the page still loads,
+// runs queries, and says why its documentation is empty; signed out, it says how to sign in.
+func TestPlaygroundWithoutIntrospectionInChromium(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"GRAPHQL_INTROSPECTION": "false"})
+	b := openBrowser(t, s)
+	b.open(s.base+Path, s.base+Path)
+	b.poll("the playground says introspection is off", `document.querySelector('[data-testid="introspection-off"]')?.innerText.includes('GRAPHQL_INTROSPECTION=false')`)
+	b.poll("the playground says how to sign in", `document.querySelector('[data-testid="sign-in-hint"] a')?.getAttribute('href') === '/demo/login'`)
+	b.click(`button[aria-label="Show Documentation Explorer"]`)
+	b.poll("the documentation explorer says why it is empty", `document.querySelector('[data-testid="docs-off"]')?.innerText.includes('does not answer introspection')`)
+	b.poll("the editors are ready", `document.querySelector('.graphiql-query-editor .view-lines')?.innerText.includes('vendorConversations') && document.querySelector('.graphiql-response .monaco-editor')`)
+	b.click(`.graphiql-execute-button`)
+	b.poll("the query runs and, signed out, is refused", `document.querySelector('.graphiql-response .view-lines')?.innerText.includes('UNAUTHENTICATED')`)
+	b.screenshot("no-introspection")
+	b.checkContained()
+}
+
+func exceptionDescription(d *runtime.ExceptionDetails) string {
+	if d.Exception != nil {
+		return d.Exception.Description
+	}
+	return ""
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// screenshot saves the page as a test artifact: in $TEST_ARTIFACTS when set, else in the
+// system's temporary directory. With UPDATE_SCREENSHOT=1 the one of the main test also replaces
+// the README's playground/screenshot.png.
+func (b *browser) screenshot(name string) {
+	t := b.t
+	t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Errorf("screenshot: %v", err)
+		return
+	}
+	dir := os.Getenv("TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "vendor-inbox-test-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "playground-"+name+".png")
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", file)
+	if name == "playground" && os.Getenv("UPDATE_SCREENSHOT") == "1" {
+		if err := os.WriteFile("screenshot.png", png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Log("screenshot: updated playground/screenshot.png")
+	}
+}

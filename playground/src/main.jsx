@@ -1,0 +1,146 @@
+// The playground page: GraphiQL 5 over this service's /graphql, with the browser's cookies
+// (same origin), the README's example query, and a bar that says who is signed in.
+//
+// Everything here is bundled by Vite into dist/ and served by the Go server from the binary:
+// the page loads nothing from any other host.
+import { StrictMode, useEffect, useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import { GraphiQL, HISTORY_PLUGIN } from 'graphiql';
+import { DocsIcon } from '@graphiql/react';
+// Monaco's web workers (editor, GraphQL language service, JSON), bundled as local files.
+import 'graphiql/setup-workers/vite';
+import 'graphiql/style.css';
+import './playground.css';
+import exampleQuery from './example.graphql?raw';
+
+// The server fills these in (see playground.go); the defaults serve `vite build --watch` setups.
+const meta = (name, fallback) => document.querySelector(`meta[name="partizap:${name}"]`)?.content ?? fallback;
+const endpoint = meta('endpoint', '/graphql');
+const introspection = meta('introspection', 'on') !== 'off';
+const demoLogin = meta('demo-login', '');
+
+// fetcher posts each operation to the endpoint with the session cookie (credentials
+// 'same-origin': the page and the API share an origin) and the headers of the headers editor.
+async function fetcher(params, options) {
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: {
+      Accept: 'application/graphql-response+json, application/json',
+      'Content-Type': 'application/json',
+      ...(options?.headers ?? {}),
+    },
+    body: JSON.stringify(params),
+  });
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { errors: [{ message: `HTTP ${response.status}: ${text.slice(0, 500)}` }] };
+  }
+}
+
+// Who is signed in: null while asking, then { user } or { error }.
+function useViewer() {
+  const [viewer, setViewer] = useState(null);
+  useEffect(() => {
+    fetcher({ query: '{ viewer { databaseId displayName } }', operationName: null })
+      .then((r) => setViewer(r.errors?.length ? { error: r.errors[0].message } : { user: r.data?.viewer ?? null }))
+      .catch((e) => setViewer({ error: String(e) }));
+  }, []);
+  return viewer;
+}
+
+function Code({ children }) {
+  return <code className="pz-code">{children}</code>;
+}
+
+function SignInHint() {
+  if (demoLogin) {
+    return (
+      <span data-testid="sign-in-hint">
+        Not signed in: vendor data answers <Code>UNAUTHENTICATED</Code>.{' '}
+        <a href={demoLogin}>Sign in as the demo vendor</a> (or <Code>{demoLogin}?user=ID</Code>).
+      </span>
+    );
+  }
+  return (
+    <span data-testid="sign-in-hint">
+      Not signed in: vendor data answers <Code>UNAUTHENTICATED</Code>. Create a session with{' '}
+      <Code>go run . session --user ID</Code> and set it as the <Code>PARTIZAP_SESSION</Code> cookie
+      of this site (README, “Signing in”).
+    </span>
+  );
+}
+
+function Bar() {
+  const viewer = useViewer();
+  let who;
+  if (viewer === null) {
+    who = <span>Checking the session…</span>;
+  } else if (viewer.error) {
+    who = <span data-testid="viewer-error">Could not check the session: {viewer.error}</span>;
+  } else if (viewer.user) {
+    who = (
+      <span data-testid="viewer">
+        Signed in as <strong>{viewer.user.displayName}</strong> (user {viewer.user.databaseId})
+        {demoLogin && (
+          <>
+            {' · '}another user: <Code>{demoLogin}?user=ID</Code>
+          </>
+        )}
+      </span>
+    );
+  } else {
+    who = <SignInHint />;
+  }
+  return (
+    <header className="pz-bar">
+      <span className="pz-title">Partizap vendor inbox</span>
+      <span className="pz-who">{who}</span>
+      {!introspection && (
+        <span className="pz-notice" data-testid="introspection-off">
+          Introspection is switched off on this server (<Code>GRAPHQL_INTROSPECTION=false</Code>), so the
+          documentation explorer and autocompletion are empty; queries still run.
+        </span>
+      )}
+    </header>
+  );
+}
+
+// Without introspection the documentation explorer has nothing to show: this stands in for it
+// and says why.
+const DOCS_OFF_PLUGIN = {
+  title: 'Documentation Explorer',
+  icon: DocsIcon,
+  content: () => (
+    <div className="pz-docs-off" data-testid="docs-off">
+      <p>
+        <strong>No documentation:</strong> this server does not answer introspection queries
+        (<Code>GRAPHQL_INTROSPECTION=false</Code>).
+      </p>
+      <p>The schema is <Code>schema.graphqls</Code> in the repository; queries still run.</p>
+    </div>
+  ),
+};
+
+function App() {
+  return (
+    <div className="pz-app">
+      <Bar />
+      <GraphiQL
+        fetcher={fetcher}
+        defaultQuery={exampleQuery}
+        isHeadersEditorEnabled
+        plugins={[HISTORY_PLUGIN]}
+        {...(introspection ? {} : { schema: null, referencePlugin: DOCS_OFF_PLUGIN })}
+      />
+    </div>
+  );
+}
+
+createRoot(document.getElementById('root')).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);
