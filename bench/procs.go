@@ -338,6 +338,10 @@ func runFloor(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.MaxConns = int32(min(max(*maxConns, 1), 1000))
+	// The service plans every execution for its arguments (models.CustomPlans); so does the floor.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = models.CustomPlans
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return err

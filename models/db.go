@@ -88,6 +88,9 @@ func dialectorFor(databaseURL string, opts DBOptions) (gorm.Dialector, error) {
 			return nil, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL URL (%s): %s", RedactURL(databaseURL), oneLine(err))
 		}
 		// Settings the URL names win over the service's.
+		if _, set := config.RuntimeParams["plan_cache_mode"]; !set {
+			config.RuntimeParams["plan_cache_mode"] = CustomPlans
+		}
 		if _, set := config.RuntimeParams["statement_timeout"]; !set && opts.StatementTimeout > 0 {
 			config.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 		}
@@ -113,6 +116,13 @@ func dialectorFor(databaseURL string, opts DBOptions) (gorm.Dialector, error) {
 		return nil, fmt.Errorf("DATABASE_URL must start with postgres:// or sqlite:, got %q", RedactURL(databaseURL))
 	}
 }
+
+// CustomPlans makes PostgreSQL plan every execution of a prepared statement for its actual
+// arguments. After five executions it would otherwise switch to a generic plan, and on skewed
+// data (one vendor with 50,000 conversations among vendors with 1,000) the generic plans of the
+// inbox's statements measured 8× slower than the custom ones, while planning them costs well
+// under a millisecond.
+const CustomPlans = "force_custom_plan"
 
 // Dialect returns Postgres or SQLite.
 func Dialect(db *gorm.DB) string {
