@@ -87,20 +87,36 @@ func startTestServer(t *testing.T, db *gorm.DB, summary seed.Summary, env map[st
 
 func startTestServerLogging(t *testing.T, db *gorm.DB, summary seed.Summary, env map[string]string, logs io.Writer) *testServer {
 	t.Helper()
-	env["CURSOR_SECRET"] = "test-secret"
-	cfg, err := loadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(logs, nil))
-	a, err := openApp(context.Background(), cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.close)
+	a := newTestApp(t, env, logs)
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)
 	return &testServer{t: t, url: srv.URL, db: db, app: a, seed: summary}
+}
+
+// newTestApp opens the app configured by env on top of the defaults, closed when tb ends.
+func newTestApp(tb testing.TB, env map[string]string, logs io.Writer) *app {
+	tb.Helper()
+	env["CURSOR_SECRET"] = "test-secret"
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, err := openApp(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(a.close)
+	return a
+}
+
+// seededApp is newTestApp over a fresh database seeded with opts.
+func seededApp(tb testing.TB, opts seed.Options) *app {
+	tb.Helper()
+	dsn, db := dbtest.New(tb)
+	if _, err := seed.Seed(context.Background(), db, opts); err != nil {
+		tb.Fatal(err)
+	}
+	return newTestApp(tb, map[string]string{"DATABASE_URL": dsn}, io.Discard)
 }
 
 // session signs userID in and returns the cookie value.
@@ -1706,19 +1722,7 @@ func TestDatabaseOutageAndRecovery(t *testing.T) {
 
 // fuzzServer is the real handler over a small seeded database, with a vendor's session.
 func fuzzServer(f *testing.F) (http.Handler, string) {
-	dsn, db := dbtest.New(f)
-	if _, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 2, Conversations: 5, Messages: 2, Seed: 1}); err != nil {
-		f.Fatal(err)
-	}
-	cfg, err := loadConfig(func(k string) string { return map[string]string{"DATABASE_URL": dsn}[k] })
-	if err != nil {
-		f.Fatal(err)
-	}
-	a, err := openApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(a.close)
+	a := seededApp(f, seed.Options{Vendors: 2, Conversations: 5, Messages: 2, Seed: 1})
 	cookie, err := a.store.CreateSession(context.Background(), 1, time.Hour)
 	if err != nil {
 		f.Fatal(err)
@@ -1845,20 +1849,8 @@ func TestFloorAnswersByteForByteLikeTheService(t *testing.T) {
 // BenchmarkInbox serves the load benchmark's scenarios through the real handler. Run with
 // `go test -run '^$' -bench Inbox -benchmem .` (TEST_DB picks the database).
 func BenchmarkInbox(b *testing.B) {
-	dsn, db := dbtest.New(b)
 	const deepPage = 500
-	if _, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 2, Conversations: 50, BusiestConversations: deepPage*20 + 100, Messages: 3, Seed: 1}); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := loadConfig(func(k string) string { return map[string]string{"DATABASE_URL": dsn}[k] })
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := openApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(a.close)
+	a := seededApp(b, seed.Options{Vendors: 2, Conversations: 50, BusiestConversations: deepPage*20 + 100, Messages: 3, Seed: 1})
 	h := a.handler()
 	cookie, err := a.store.CreateSession(context.Background(), 1, time.Hour)
 	if err != nil {
