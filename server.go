@@ -40,12 +40,10 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/vektah/gqlparser/v2/ast"
 	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/graph"
@@ -79,9 +77,13 @@ type config struct {
 	DemoLogin    bool   // DEMO_LOGIN: serve GET /demo/login, which signs anyone in as any user
 
 	Introspection bool // GRAPHQL_INTROSPECTION
+	MaxTokens     int  // GRAPHQL_MAX_TOKENS
+	MaxSelections int  // GRAPHQL_MAX_SELECTIONS
 	MaxDepth      int  // GRAPHQL_MAX_DEPTH
 	MaxComplexity int  // GRAPHQL_MAX_COMPLEXITY
 	MaxAliases    int  // GRAPHQL_MAX_ALIASES
+	MaxErrors     int  // GRAPHQL_MAX_ERRORS
+	CacheBytes    int  // GRAPHQL_CACHE_BYTES: each of the parsed-document and persisted-query caches
 	MaxBodyBytes  int  // MAX_BODY_BYTES
 
 	CORSAllowedOrigins []string // CORS_ALLOWED_ORIGINS, comma-separated
@@ -153,9 +155,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	parse("DEMO", &cfg.Demo, embedded)
 	parse("DEMO_LOGIN", &cfg.DemoLogin, cfg.Demo)
 	parse("GRAPHQL_INTROSPECTION", &cfg.Introspection, true)
+	parse("GRAPHQL_MAX_TOKENS", &cfg.MaxTokens, 2000)
+	parse("GRAPHQL_MAX_SELECTIONS", &cfg.MaxSelections, 500)
 	parse("GRAPHQL_MAX_DEPTH", &cfg.MaxDepth, 12)
 	parse("GRAPHQL_MAX_COMPLEXITY", &cfg.MaxComplexity, 20000)
 	parse("GRAPHQL_MAX_ALIASES", &cfg.MaxAliases, 30)
+	parse("GRAPHQL_MAX_ERRORS", &cfg.MaxErrors, 100)
+	parse("GRAPHQL_CACHE_BYTES", &cfg.CacheBytes, 32<<20)
 	parse("MAX_BODY_BYTES", &cfg.MaxBodyBytes, 64<<10)
 	parse("REQUEST_TIMEOUT", &cfg.RequestTimeout, 10*time.Second)
 	parse("SHUTDOWN_GRACE", &cfg.ShutdownGrace, 15*time.Second)
@@ -409,19 +415,25 @@ func (a *app) handler() http.Handler {
 	gql := handler.New(graph.NewExecutableSchema(resolvers.NewConfig(a.store, a.cursors)))
 	gql.AddTransport(transport.GET{}) // runs queries only: it refuses mutations, as CSRF demands
 	gql.AddTransport(transport.POST{})
-	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	if a.cfg.Introspection {
 		gql.Use(extension.Introspection{})
 	}
-	gql.Use(&resolvers.Limits{MaxDepth: a.cfg.MaxDepth, MaxComplexity: a.cfg.MaxComplexity, MaxAliases: a.cfg.MaxAliases})
+	resolvers.NewDocuments(resolvers.Limits{
+		MaxTokens:     a.cfg.MaxTokens,
+		MaxSelections: a.cfg.MaxSelections,
+		MaxDepth:      a.cfg.MaxDepth,
+		MaxAliases:    a.cfg.MaxAliases,
+		MaxComplexity: a.cfg.MaxComplexity,
+		MaxErrors:     a.cfg.MaxErrors,
+		Introspection: a.cfg.Introspection,
+	}, int64(a.cfg.CacheBytes)).Install(gql)
 	gql.SetErrorPresenter(resolvers.ErrorPresenter(a.logger))
 	gql.SetRecoverFunc(resolvers.Recover)
 
 	withViewer := func(h http.Handler) http.Handler {
 		return authenticate(a.store, a.logger, loaders.Middleware(a.store)(h))
 	}
-	graphQL := withViewer(graphQLRequests(a.cfg.MaxBodyBytes, gql))
+	graphQL := graphQLRequests(a.cfg.MaxBodyBytes, a.logger, withViewer(gql))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /graphql", graphQL)
@@ -604,38 +616,143 @@ func deadline(d time.Duration, next http.Handler) http.Handler {
 
 // graphQLRequests admits only what a GraphQL client sends on purpose: a POST must carry a JSON
 // body (a cross-site form or text/plain "simple request" is refused, so cookies cannot be
-// ridden) of at most maxBody bytes, and must accept a JSON answer.
-func graphQLRequests(maxBody int, next http.Handler) http.Handler {
+// ridden) of at most maxBody bytes, shaped as GraphQL over HTTP says, and must accept a JSON
+// answer. Its refusals come before the session is looked up, so they cost no query. A request
+// whose deadline passes before its answer is written gets 504 TIMEOUT instead.
+func graphQLRequests(maxBody int, logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if accept := r.Header.Get("Accept"); accept != "" && !acceptsJSON(accept) {
 			writeGraphQLError(w, http.StatusNotAcceptable, "this endpoint answers application/json or application/graphql-response+json",
 				map[string]any{"code": "NOT_ACCEPTABLE"})
 			return
 		}
-		if r.Method != http.MethodPost {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-			writeGraphQLError(w, http.StatusUnsupportedMediaType, "send the operation as JSON with Content-Type: application/json",
-				map[string]any{"code": "UNSUPPORTED_MEDIA_TYPE"})
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(maxBody)))
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				writeGraphQLError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over the limit of %d bytes", maxBody),
-					map[string]any{"code": "REQUEST_TOO_LARGE", "limit": maxBody})
+		if r.Method == http.MethodGet {
+			if status, message, ext := checkGraphQLQueryString(r.URL.RawQuery); status != 0 {
+				writeGraphQLError(w, status, message, ext)
 				return
 			}
-			writeGraphQLError(w, http.StatusBadRequest, "the request body could not be read", map[string]any{"code": "BAD_REQUEST"})
-			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		next.ServeHTTP(w, r)
+		if r.Method == http.MethodPost {
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				writeGraphQLError(w, http.StatusUnsupportedMediaType, "send the operation as JSON with Content-Type: application/json",
+					map[string]any{"code": "UNSUPPORTED_MEDIA_TYPE"})
+				return
+			}
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(maxBody)))
+			if err != nil {
+				var tooLarge *http.MaxBytesError
+				if errors.As(err, &tooLarge) {
+					writeGraphQLError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over the limit of %d bytes", maxBody),
+						map[string]any{"code": "REQUEST_TOO_LARGE", "limit": maxBody})
+					return
+				}
+				writeGraphQLError(w, http.StatusBadRequest, "the request body could not be read", map[string]any{"code": "BAD_REQUEST"})
+				return
+			}
+			if status, message, ext := checkGraphQLBody(body); status != 0 {
+				writeGraphQLError(w, status, message, ext)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		guard := &deadlineGuard{ResponseWriter: w, ctx: r.Context()}
+		next.ServeHTTP(guard, r)
+		if errors.Is(r.Context().Err(), context.Canceled) {
+			logger.InfoContext(r.Context(), "client went away before its answer", "path", r.URL.Path)
+		}
 	})
 }
+
+// checkGraphQLBody accepts a JSON object whose GraphQL members have their types; gqlgen's own
+// decoding errors would echo the body and name Go types. Other members are ignored, as GraphQL
+// over HTTP says. It returns a zero status when the body is fine.
+func checkGraphQLBody(body []byte) (status int, message string, extensions map[string]any) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		return http.StatusBadRequest, "batches are not supported: send one operation per request",
+			map[string]any{"code": "BATCH_NOT_SUPPORTED"}
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil || members == nil {
+		return http.StatusBadRequest, `the request body must be a JSON object such as {"query": "{ viewer { id } }"}`,
+			map[string]any{"code": "INVALID_JSON"}
+	}
+	for _, m := range []struct {
+		name   string
+		want   byte // the first byte of the JSON value the member must be
+		phrase string
+	}{
+		{"query", '"', "a string"},
+		{"operationName", '"', "a string"},
+		{"variables", '{', "an object"},
+		{"extensions", '{', "an object"},
+	} {
+		v, ok := members[m.name]
+		if !ok || string(v) == "null" || len(v) > 0 && v[0] == m.want {
+			continue
+		}
+		return http.StatusBadRequest, fmt.Sprintf("%q must be %s or null", m.name, m.phrase),
+			map[string]any{"code": "BAD_REQUEST", "field": m.name}
+	}
+	return 0, "", nil
+}
+
+// checkGraphQLQueryString is checkGraphQLBody for GET: variables and extensions, when given,
+// are JSON objects.
+func checkGraphQLQueryString(rawQuery string) (status int, message string, extensions map[string]any) {
+	values, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return http.StatusBadRequest, "the query string is not valid URL encoding", map[string]any{"code": "BAD_REQUEST"}
+	}
+	for _, name := range []string{"variables", "extensions"} {
+		if !values.Has(name) {
+			continue
+		}
+		var object map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(values.Get(name)), &object); err != nil {
+			return http.StatusBadRequest, fmt.Sprintf("the %q parameter must be a JSON object", name),
+				map[string]any{"code": "BAD_REQUEST", "field": name}
+		}
+	}
+	return 0, "", nil
+}
+
+// deadlineGuard answers 504 TIMEOUT in place of whatever the handler writes once the request's
+// deadline has passed: gqlgen writes `null` with 200 when the context ended before execution,
+// and partial data when it ended during it.
+type deadlineGuard struct {
+	http.ResponseWriter
+	ctx      context.Context
+	decided  bool
+	replaced bool
+}
+
+func (g *deadlineGuard) decide() bool {
+	if !g.decided {
+		g.decided = true
+		if errors.Is(g.ctx.Err(), context.DeadlineExceeded) {
+			g.replaced = true
+			writeGraphQLError(g.ResponseWriter, http.StatusGatewayTimeout, models.ErrTimeout.Message, map[string]any{"code": resolvers.CodeTimeout})
+		}
+	}
+	return g.replaced
+}
+
+func (g *deadlineGuard) WriteHeader(status int) {
+	if !g.decide() {
+		g.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (g *deadlineGuard) Write(b []byte) (int, error) {
+	if g.decide() {
+		return len(b), nil
+	}
+	return g.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (g *deadlineGuard) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 
 func acceptsJSON(accept string) bool {
 	for _, part := range strings.Split(accept, ",") {

@@ -19,6 +19,7 @@ const (
 	EUNAUTHENTICATED = "unauthenticated"
 	ENOTFOUND        = "not_found"
 	EUNAVAILABLE     = "unavailable"
+	ETIMEOUT         = "timeout"
 	EINTERNAL        = "internal"
 )
 
@@ -71,6 +72,10 @@ func ErrorMessage(err error) string {
 
 // ErrUnauthenticated is returned for private data when there is no valid session.
 var ErrUnauthenticated = &Error{Code: EUNAUTHENTICATED, Message: "sign in: a valid PARTIZAP_SESSION cookie is required"}
+
+// ErrTimeout is returned when a request's deadline passed before its answer was ready: the
+// work it started was stopped, and nothing of it is shown.
+var ErrTimeout = &Error{Code: ETIMEOUT, Message: "the request took longer than the service allows and was stopped; try again"}
 
 // dbError wraps a failed database operation. Failures of the database itself (unreachable,
 // restarting, too slow for the request's deadline, locked) become EUNAVAILABLE, which clients

@@ -19,6 +19,7 @@ var extensionCodes = map[string]string{
 	models.EUNAUTHENTICATED: "UNAUTHENTICATED",
 	models.ENOTFOUND:        "NOT_FOUND",
 	models.EUNAVAILABLE:     "SERVICE_UNAVAILABLE",
+	models.ETIMEOUT:         CodeTimeout,
 	models.EINTERNAL:        "INTERNAL_SERVER_ERROR",
 }
 
@@ -28,6 +29,11 @@ var extensionCodes = map[string]string{
 func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		presented := graphql.DefaultErrorPresenter(ctx, err)
+		if ctx.Err() != nil {
+			// The request ended (deadline, or the client went away): whatever failed failed
+			// because of that, and the HTTP layer answers and logs it once.
+			return &gqlerror.Error{Message: models.ErrTimeout.Message, Path: presented.Path, Extensions: map[string]any{"code": CodeTimeout}}
+		}
 		var domain *models.Error
 		if errors.As(err, &domain) && domain.Code != models.EINTERNAL {
 			presented.Message = domain.Message

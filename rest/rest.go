@@ -128,6 +128,7 @@ var statuses = map[string]int{
 	models.ENOTFOUND:        http.StatusNotFound,
 	codeMethodNotAllowed:    http.StatusMethodNotAllowed,
 	models.EUNAVAILABLE:     http.StatusServiceUnavailable,
+	models.ETIMEOUT:         http.StatusGatewayTimeout,
 	models.EINTERNAL:        http.StatusInternalServerError,
 }
 
@@ -142,6 +143,14 @@ type errorBody struct {
 // made specific by the field at fault (invalid_limit, invalid_cursor). Internal errors are
 // logged and shown as a generic message.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	// Once the request has ended, whatever failed failed because of that.
+	switch r.Context().Err() {
+	case context.Canceled:
+		h.Logger.InfoContext(r.Context(), "client went away before its answer", "path", r.URL.Path)
+		return
+	case context.DeadlineExceeded:
+		err = models.ErrTimeout
+	}
 	code := models.ErrorCode(err)
 	status, ok := statuses[code]
 	if !ok {
