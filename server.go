@@ -418,7 +418,7 @@ func (a *app) handler() http.Handler {
 	if a.cfg.Introspection {
 		gql.Use(extension.Introspection{})
 	}
-	resolvers.NewDocuments(resolvers.Limits{
+	docs := resolvers.NewDocuments(resolvers.Limits{
 		MaxTokens:     a.cfg.MaxTokens,
 		MaxSelections: a.cfg.MaxSelections,
 		MaxDepth:      a.cfg.MaxDepth,
@@ -426,7 +426,9 @@ func (a *app) handler() http.Handler {
 		MaxComplexity: a.cfg.MaxComplexity,
 		MaxErrors:     a.cfg.MaxErrors,
 		Introspection: a.cfg.Introspection,
-	}, int64(a.cfg.CacheBytes)).Install(gql)
+	}, int64(a.cfg.CacheBytes))
+	docs.Install(gql)
+	a.registerDocumentMetrics(docs)
 	gql.SetErrorPresenter(resolvers.ErrorPresenter(a.logger))
 	gql.SetRecoverFunc(resolvers.Recover)
 
@@ -465,6 +467,26 @@ func (a *app) handler() http.Handler {
 	h = recoverPanics(a.logger, h)
 	h = requestID(h)
 	return h
+}
+
+// registerDocumentMetrics shows what checking GraphQL documents costs and what the caches hold.
+func (a *app) registerDocumentMetrics(docs *resolvers.Documents) {
+	counter := func(name, help string, v func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v()) })
+	}
+	gauge := func(cache string, v func() int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bff_graphql_cache_bytes", Help: "Bytes held by a GraphQL cache (estimated), bounded by GRAPHQL_CACHE_BYTES.",
+			ConstLabels: prometheus.Labels{"cache": cache}}, func() float64 { return float64(v()) })
+	}
+	// A handler built twice (tests do) registers once.
+	for _, c := range []prometheus.Collector{
+		counter("bff_graphql_selections_visited_total", "Selections the GraphQL document limits walked: linear in the documents' size, never in their fragments' expansion.", docs.Stats.Visited.Load),
+		counter("bff_graphql_validations_total", "GraphQL documents validated against the schema: cache misses within every limit.", docs.Stats.Validated.Load),
+		gauge("documents", docs.Parsed.Bytes),
+		gauge("persisted", docs.Persisted.Bytes),
+	} {
+		_ = a.metrics.Register(c)
+	}
 }
 
 // ready answers 200 while the database answers, 503 otherwise; /healthz only says the process
@@ -793,7 +815,7 @@ func authenticate(store *models.Store, logger *slog.Logger, next http.Handler) h
 			user, err = store.UserBySession(r.Context(), c.Value)
 			if models.ErrorCode(err) == models.EUNAUTHENTICATED {
 				user, err = nil, nil
-			} else if err != nil {
+			} else if err != nil && r.Context().Err() == nil {
 				logger.ErrorContext(r.Context(), "resolve session", "err", err)
 			}
 		}

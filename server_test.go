@@ -178,6 +178,13 @@ func (s *testServer) do(req *http.Request) gqlResponse {
 // statements reads bff_db_queries_total from GET /metrics.
 func (s *testServer) statements() int {
 	s.t.Helper()
+	return int(s.metric("bff_db_queries_total"))
+}
+
+// metric reads one sample from GET /metrics: a name, with its labels when it has any
+// (`bff_graphql_cache_bytes{cache="documents"}`).
+func (s *testServer) metric(sample string) float64 {
+	s.t.Helper()
 	res, err := http.Get(s.url + "/metrics")
 	if err != nil {
 		s.t.Fatal(err)
@@ -185,15 +192,15 @@ func (s *testServer) statements() int {
 	defer res.Body.Close()
 	sc := bufio.NewScanner(res.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "bff_db_queries_total "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
 			n, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				s.t.Fatal(err)
 			}
-			return int(n)
+			return n
 		}
 	}
-	s.t.Fatal("bff_db_queries_total not in /metrics")
+	s.t.Fatalf("%s not in /metrics", sample)
 	return 0
 }
 
@@ -1934,4 +1941,333 @@ func decodeGraphQLBody(tb testing.TB, body []byte) json.RawMessage {
 		tb.Fatalf("GraphQL answer %s: %v", body, err)
 	}
 	return r.Data
+}
+
+// ---- hostile documents (the cost of checking) ----
+
+// hostileDocuments are the documents that once took the service down, each with the limit that
+// now refuses it before validation.
+func hostileDocuments() []struct{ name, query, code string } {
+	doubling := func(k int) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "{ ...F%d } fragment F0 on Query { viewer { id } }", k)
+		for i := 1; i <= k; i++ {
+			fmt.Fprintf(&b, " fragment F%d on Query { ...F%d ...F%d }", i, i-1, i-1)
+		}
+		return b.String()
+	}
+	var aliases strings.Builder
+	aliases.WriteString("{")
+	for i := 0; aliases.Len() < 63<<10; i++ {
+		fmt.Fprintf(&aliases, " a%d: viewer { id }", i)
+	}
+	aliases.WriteString(" }")
+	return []struct{ name, query, code string }{
+		{"doubling fragments, k = 20", doubling(20), "TOO_MANY_SELECTIONS"},
+		{"doubling fragments, k = 22", doubling(22), "TOO_MANY_SELECTIONS"},
+		{"doubling fragments, k = 24", doubling(24), "TOO_MANY_SELECTIONS"},
+		{"doubling fragments, k = 40", doubling(40), "TOO_MANY_SELECTIONS"},
+		{"8,000 duplicated fields", "{ viewer { " + strings.Repeat("id ", 8000) + "} }", "TOO_MANY_TOKENS"},
+		{"10,000 spreads of one fragment", "{ " + strings.Repeat("...F ", 10000) + "} fragment F on Query { viewer { id } }", "TOO_MANY_TOKENS"},
+		{"63 KB of aliases", aliases.String(), "TOO_MANY_TOKENS"},
+	}
+}
+
+// TestHostileDocumentsAreRefusedBeforeValidation counts the work each hostile document costs:
+// refused with the code of its limit, never validated, and walked in time linear in its size
+// (k = 40 doubling fragments visit 2k+3 selections, as k = 20 does).
+func TestHostileDocumentsAreRefusedBeforeValidation(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "MAX_BODY_BYTES": "131072"})
+	visits := map[string]float64{}
+	for _, tt := range hostileDocuments() {
+		t.Run(tt.name, func(t *testing.T) {
+			visited, validated := s.metric("bff_graphql_selections_visited_total"), s.metric("bff_graphql_validations_total")
+			statements := s.statements()
+			body, _ := json.Marshal(map[string]any{"query": tt.query})
+			res, raw := s.rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json"}, string(body))
+			r := decodeGraphQL(t, raw)
+			if res.StatusCode != http.StatusUnprocessableEntity || len(r.Errors) != 1 || r.code() != tt.code {
+				t.Fatalf("%d %.300s, want 422 and only %s", res.StatusCode, raw, tt.code)
+			}
+			if got := s.metric("bff_graphql_validations_total") - validated; got != 0 {
+				t.Fatalf("validated %v times, want never", got)
+			}
+			visits[tt.name] = s.metric("bff_graphql_selections_visited_total") - visited
+			if tt.code == "TOO_MANY_TOKENS" && visits[tt.name] != 0 {
+				t.Fatalf("visited %v selections of a document over the token limit, want none (it is not even parsed)", visits[tt.name])
+			}
+			if got := s.statements() - statements; got != 0 {
+				t.Fatalf("%d statements for an anonymous refused document", got)
+			}
+		})
+	}
+	for _, k := range []int{20, 22, 24, 40} {
+		if got := visits[fmt.Sprintf("doubling fragments, k = %d", k)]; got != float64(2*k+3) {
+			t.Errorf("k = %d visited %v selections, want %d: each fragment once", k, got, 2*k+3)
+		}
+	}
+}
+
+// TestRefusedDocumentsCostNoMemory sends documents refused by each limit, some registering a
+// persisted query: neither cache keeps any. Admitted documents are kept within the byte bound.
+func TestRefusedDocumentsCostNoMemory(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 1, Conversations: 1, Messages: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": dsn, "MAX_BODY_BYTES": "131072",
+		"GRAPHQL_MAX_ALIASES": "2", "GRAPHQL_MAX_DEPTH": "3", "GRAPHQL_CACHE_BYTES": "200000"})
+	cookie := s.session(1)
+	refused := []string{
+		`{ a: viewer { id } b: viewer { id } c: viewer { id } }`,
+		`{ vendorConversations { nodes { product { seller { id } } } } }`,
+		`{ vendorConversations(first: 100) { ` + strings.Repeat("nodes { id databaseId createdAt updatedAt unreadCount } ", 50) + `} }`,
+		`{ viewer { nosuchfield } }`,
+		`{ viewer { id }`,
+	}
+	for _, tt := range hostileDocuments() {
+		refused = append(refused, tt.query)
+	}
+	send := func(query string, register bool) gqlResponse {
+		payload := map[string]any{"query": query}
+		if register {
+			sum := sha256.Sum256([]byte(query))
+			payload["extensions"] = map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
+		}
+		body, _ := json.Marshal(payload)
+		_, raw := s.rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json", "Cookie": models.SessionCookie + "=" + cookie}, string(body))
+		return decodeGraphQL(t, raw)
+	}
+	for i, q := range refused {
+		for _, variant := range []string{q, q + fmt.Sprintf(" # %d", i)} {
+			if r := send(variant, i%2 == 0); len(r.Errors) == 0 {
+				t.Fatalf("admitted: %.200s", variant)
+			}
+		}
+	}
+	if docs, persisted := s.metric(`bff_graphql_cache_bytes{cache="documents"}`), s.metric(`bff_graphql_cache_bytes{cache="persisted"}`); docs != 0 || persisted != 0 {
+		t.Fatalf("refused documents hold %v bytes of parsed documents and %v of persisted queries, want none", docs, persisted)
+	}
+	for i := range 40 {
+		q := fmt.Sprintf("{ viewer { id } } # %d %s", i, strings.Repeat("x", 2000))
+		if r := send(q, true); len(r.Errors) > 0 {
+			t.Fatalf("%+v", r.Errors)
+		}
+	}
+	docs, persisted := s.metric(`bff_graphql_cache_bytes{cache="documents"}`), s.metric(`bff_graphql_cache_bytes{cache="persisted"}`)
+	if docs == 0 || docs > 200000 || persisted == 0 || persisted > 200000 {
+		t.Fatalf("admitted documents hold %v and %v bytes, want some and at most GRAPHQL_CACHE_BYTES (200000)", docs, persisted)
+	}
+}
+
+// TestRequestsThatRunOutOfTimeGetTimeout: a request whose deadline passes before its answer
+// gets 504 and TIMEOUT on GraphQL (GET and POST) and REST, never 200 with `null`; nothing is
+// logged as an error.
+func TestRequestsThatRunOutOfTimeGetTimeout(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	var logs syncBuffer
+	s := startTestServerLogging(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "REQUEST_TIMEOUT": "1ns"}, &logs)
+	json := map[string]string{"Content-Type": "application/json"}
+	withCookie := map[string]string{"Cookie": models.SessionCookie + "=abc"}
+	tests := []struct {
+		name, method, path string
+		header             map[string]string
+		body, want         string
+	}{
+		{"GraphQL POST", "POST", "/graphql", json, `{"query":"{ viewer { id } }"}`, `"code":"TIMEOUT"`},
+		{"GraphQL POST, a document never seen", "POST", "/graphql", json, `{"query":"{ viewer { id displayName } }"}`, `"code":"TIMEOUT"`},
+		{"GraphQL GET", "GET", "/graphql?query=%7Bviewer%7Bid%7D%7D", nil, "", `"code":"TIMEOUT"`},
+		{"REST with a session", "GET", "/vendor/conversations", withCookie, "", `"code":"timeout"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := s.rawRequest(tt.method, tt.path, tt.header, tt.body)
+			if res.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), tt.want) {
+				t.Fatalf("%d %s, want 504 with %s", res.StatusCode, body, tt.want)
+			}
+		})
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("a timeout was logged as an error:\n%s", logs.String())
+	}
+}
+
+// TestSlowGraphQLRequestsTimeOut holds a lock the inbox needs: the GraphQL request gets 504
+// TIMEOUT when its deadline passes, and a client that goes away is logged at INFO, not as an
+// internal error.
+func TestSlowGraphQLRequestsTimeOut(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.NewOn(t, models.Postgres)
+	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 1, Conversations: 2, Messages: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	s := startTestServerLogging(t, db, summary, map[string]string{"DATABASE_URL": dsn, "REQUEST_TIMEOUT": "300ms"}, &logs)
+	cookie := s.session(1)
+	tx := db.Begin()
+	defer tx.Rollback()
+	if err := tx.Exec("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE").Error; err != nil {
+		t.Fatal(err)
+	}
+	query := `{"query":"{ vendorConversations(first: 2) { nodes { databaseId } } }"}`
+	header := map[string]string{"Content-Type": "application/json", "Cookie": models.SessionCookie + "=" + cookie}
+	res, body := s.rawRequest("POST", "/graphql", header, query)
+	if res.StatusCode != http.StatusGatewayTimeout || decodeGraphQL(t, body).code() != "TIMEOUT" || strings.Contains(string(body), `"data"`) {
+		t.Fatalf("%d %s, want 504 TIMEOUT and no data", res.StatusCode, body)
+	}
+
+	for _, path := range []string{"/graphql", "/vendor/conversations"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		method, reqBody := "POST", strings.NewReader(query)
+		if path != "/graphql" {
+			method, reqBody = "GET", strings.NewReader("")
+		}
+		req, _ := http.NewRequestWithContext(ctx, method, s.url+path, reqBody)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		if _, err := http.DefaultClient.Do(req); err == nil {
+			t.Fatalf("%s answered before the client left", path)
+		}
+		cancel()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(logs.String(), "client went away") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := strings.Count(logs.String(), "level=INFO msg=\"client went away"); n != 2 || strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("logged %d INFO lines for 2 clients that went away, or an ERROR:\n%s", n, logs.String())
+	}
+}
+
+// TestIntrospectionOffKeepsTheSchemaPrivate: without introspection no form of __schema or
+// __type runs, each is a client error with its own code (not logged as an error), and
+// validation suggests no names.
+func TestIntrospectionOffKeepsTheSchemaPrivate(t *testing.T) {
+	t.Parallel()
+	misspelled := []string{
+		`{ viewr { id } }`,
+		`{ viewer { displayNam } }`,
+		`{ vendorConversations(frist: 1) { totalCount } }`,
+	}
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint("introspection ", on), func(t *testing.T) {
+			t.Parallel()
+			dsn, db := dbtest.New(t)
+			var logs syncBuffer
+			s := startTestServerLogging(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "GRAPHQL_INTROSPECTION": strconv.FormatBool(on)}, &logs)
+			for _, q := range []string{
+				`{ __schema { queryType { name } } }`,
+				`{ s: __schema { queryType { name } } }`,
+				`{ ...I } fragment I on Query { __schema { types { name } } }`,
+				`{ ... on Query { __type(name: "User") { fields { name } } } }`,
+				`query($skip: Boolean = true) { __schema @include(if: $skip) { queryType { name } } }`,
+				`{ viewer { id } t: __type(name: "Conversation") { name } }`,
+			} {
+				body, _ := json.Marshal(map[string]any{"query": q})
+				res, raw := s.rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json"}, string(body))
+				r := decodeGraphQL(t, raw)
+				if on && len(r.Errors) > 0 {
+					t.Fatalf("%s: %s", q, raw)
+				}
+				if !on && (res.StatusCode != http.StatusUnprocessableEntity || len(r.Errors) != 1 || r.code() != "INTROSPECTION_DISABLED" || strings.Contains(string(raw), "User")) {
+					t.Fatalf("%s: %d %s, want 422 INTROSPECTION_DISABLED", q, res.StatusCode, raw)
+				}
+			}
+			for _, q := range misspelled {
+				r := s.graphql("", q, nil)
+				if len(r.Errors) == 0 {
+					t.Fatalf("%s was accepted", q)
+				}
+				if suggests := strings.Contains(r.Errors[0].Message, "Did you mean"); suggests != on {
+					t.Fatalf("%s: %q, want a suggestion only with introspection on", q, r.Errors[0].Message)
+				}
+			}
+			if strings.Contains(logs.String(), "level=ERROR") {
+				t.Fatalf("logged as an error:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestRequestErrorsHaveCodesAndEchoNothing: every malformed request gets its code and a
+// message that quotes neither the body nor Go's types.
+func TestRequestErrorsHaveCodesAndEchoNothing(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn})
+	const marker = "ZQXJ"
+	query := `{ viewer { id } }`
+	sum := sha256.Sum256([]byte(query))
+	hash := hex.EncodeToString(sum[:])
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		code                     string
+	}{
+		{"invalid JSON", "POST", "/graphql", `{"query": "` + marker, 400, "INVALID_JSON"},
+		{"not an object", "POST", "/graphql", `"` + marker + `"`, 400, "INVALID_JSON"},
+		{"null", "POST", "/graphql", `null`, 400, "INVALID_JSON"},
+		{"a batch", "POST", "/graphql", `[{"query": "{ viewer { id } }"}, {"query": "` + marker + `"}]`, 400, "BATCH_NOT_SUPPORTED"},
+		{"query is a number", "POST", "/graphql", `{"query": 7, "x": "` + marker + `"}`, 400, "BAD_REQUEST"},
+		{"operationName is an object", "POST", "/graphql", `{"query": "{ viewer { id } }", "operationName": {"` + marker + `": 1}}`, 400, "BAD_REQUEST"},
+		{"variables is a list", "POST", "/graphql", `{"query": "{ viewer { id } }", "variables": ["` + marker + `"]}`, 400, "BAD_REQUEST"},
+		{"extensions is a string", "POST", "/graphql", `{"query": "{ viewer { id } }", "extensions": "` + marker + `"}`, 400, "BAD_REQUEST"},
+		{"variables of a GET are not JSON", "GET", "/graphql?query=%7Bviewer%7Bid%7D%7D&variables=" + marker, "", 400, "BAD_REQUEST"},
+		{"a GET's query string is not URL encoding", "GET", "/graphql?query=%zz" + marker, "", 400, "BAD_REQUEST"},
+		{"unknown operation name", "POST", "/graphql", `{"query": "query A { viewer { id } }", "operationName": "` + marker + `"}`, 422, "OPERATION_NOT_FOUND"},
+		{"several operations, none named", "POST", "/graphql", `{"query": "query A { viewer { id } } query B { viewer { id } }"}`, 422, "OPERATION_NOT_FOUND"},
+		{"persisted query hash mismatch", "POST", "/graphql", `{"query": "{ viewer { id } }", "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "` + strings.Repeat("0", 64) + `"}}}`, 422, "PERSISTED_QUERY_HASH_MISMATCH"},
+		{"persisted query version 2", "POST", "/graphql", `{"extensions": {"persistedQuery": {"version": 2, "sha256Hash": "` + hash + `"}}}`, 422, "PERSISTED_QUERY_INVALID"},
+		{"persisted query hash is no hash", "POST", "/graphql", `{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "` + marker + `"}}}`, 422, "PERSISTED_QUERY_INVALID"},
+		{"persisted query unknown", "POST", "/graphql", `{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "` + hash + `"}}}`, 200, "PERSISTED_QUERY_NOT_FOUND"},
+		{"syntax error", "POST", "/graphql", `{"query": "{ viewer { id "}`, 422, "GRAPHQL_PARSE_FAILED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, raw := s.rawRequest(tt.method, tt.path, map[string]string{"Content-Type": "application/json"}, tt.body)
+			r := decodeGraphQL(t, raw)
+			if res.StatusCode != tt.status || r.code() != tt.code {
+				t.Fatalf("%d %s, want %d %s", res.StatusCode, raw, tt.status, tt.code)
+			}
+			for _, leak := range []string{marker, "RawParams", "map[string]", "interface {}", "json:", "body:"} {
+				if strings.Contains(string(raw), leak) {
+					t.Fatalf("the answer shows %q: %s", leak, raw)
+				}
+			}
+			if cc := res.Header.Get("Content-Type"); !strings.HasPrefix(cc, "application/") || !strings.Contains(cc, "json") {
+				t.Fatalf("Content-Type %q", cc)
+			}
+		})
+	}
+}
+
+// TestLongErrorListsAreCut: with the limits raised far enough, a document with 6,000 unknown
+// fields answers with the first GRAPHQL_MAX_ERRORS errors and one that counts the rest.
+func TestLongErrorListsAreCut(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "MAX_BODY_BYTES": "262144",
+		"GRAPHQL_MAX_TOKENS": "10000", "GRAPHQL_MAX_SELECTIONS": "10000", "GRAPHQL_MAX_ERRORS": "100"})
+	var b strings.Builder
+	b.WriteString("{ viewer {")
+	for i := range 6000 {
+		fmt.Fprintf(&b, " f%d", i)
+	}
+	b.WriteString(" } }")
+	body, _ := json.Marshal(map[string]any{"query": b.String()})
+	_, raw := s.rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json"}, string(body))
+	r := decodeGraphQL(t, raw)
+	if len(r.Errors) != 101 || r.Errors[100].Extensions["code"] != "TOO_MANY_ERRORS" || r.Errors[100].Extensions["omitted"] != float64(5900) {
+		t.Fatalf("%d errors, the last %+v; want 100 and one counting 5900 more", len(r.Errors), r.Errors[len(r.Errors)-1])
+	}
+	if len(raw) > 20000 {
+		t.Fatalf("the answer is %d bytes", len(raw))
+	}
 }

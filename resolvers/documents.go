@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
@@ -31,8 +32,17 @@ type Documents struct {
 	// their SHA-256. Both are bounded in bytes.
 	Parsed    *SizedCache[*ast.QueryDocument]
 	Persisted *SizedCache[string]
+	Stats     DocumentStats
 
 	schema graphql.ExecutableSchema
+}
+
+// DocumentStats count the work of checking documents, so that it can be watched (and tested)
+// without a clock: Visited grows with the size of the documents checked, never with what
+// their fragments expand to; Validated counts documents that reached validation.
+type DocumentStats struct {
+	Visited   atomic.Int64 // selections the limits walked
+	Validated atomic.Int64
 }
 
 var _ interface {
@@ -125,12 +135,15 @@ func (d *Documents) MutateOperationParameters(ctx context.Context, params *graph
 			errcode.Set(gqlErr, errcode.ParseFailed)
 			return gqlErr
 		}
-		if err := d.Limits.check(parsed); err != nil {
-			return err
+		visited, refused := d.Limits.check(parsed)
+		d.Stats.Visited.Add(int64(visited))
+		if refused != nil {
+			return refused
 		}
 		if ctx.Err() != nil {
 			return timeoutError()
 		}
+		d.Stats.Validated.Add(1)
 		if errs := validator.ValidateWithRules(d.schema.Schema(), parsed, d.rules()); len(errs) > 0 {
 			return nil // gqlgen validates again and answers with the whole list
 		}

@@ -18,7 +18,7 @@ import (
 // definition once however often it is spread, so checking costs time linear in the document's
 // size; validation then runs only on documents whose expansion is bounded.
 type Limits struct {
-	MaxTokens     int // lexical tokens of the document
+	MaxTokens     int // lexical tokens of the document, comments included (the parser keeps them)
 	MaxSelections int // fields and fragments any operation or fragment selects, spreads expanded
 	MaxDepth      int // nesting of selections; introspection fields are exempt
 	MaxAliases    int // fields requested under another name, each time they are reached
@@ -64,8 +64,9 @@ func countTokens(query string, limit int) int {
 	return n
 }
 
-// check refuses a parsed document over the limits that do not depend on variables.
-func (l Limits) check(doc *ast.QueryDocument) *gqlerror.Error {
+// check refuses a parsed document over the limits that do not depend on variables. It returns
+// how many selections it visited: each selection of the document once.
+func (l Limits) check(doc *ast.QueryDocument) (int, *gqlerror.Error) {
 	m := measurer{fragments: map[string]*ast.FragmentDefinition{}, memo: map[string]*shape{}}
 	for _, f := range doc.Fragments {
 		if _, dup := m.fragments[f.Name]; !dup {
@@ -83,6 +84,10 @@ func (l Limits) check(doc *ast.QueryDocument) *gqlerror.Error {
 		worst.selections = max(worst.selections, s.selections)
 		worst.introspection = worst.introspection || s.introspection
 	}
+	return m.visited, l.refuse(worst)
+}
+
+func (l Limits) refuse(worst shape) *gqlerror.Error {
 	switch {
 	case worst.selections > l.MaxSelections:
 		return refusal(CodeTooManySelections, fmt.Sprintf("the operation selects %d fields and fragments, fragments expanded, over the limit of %d", worst.selections, l.MaxSelections), l.MaxSelections, worst.selections)
@@ -117,6 +122,7 @@ func (s shape) widest(o shape) shape {
 type measurer struct {
 	fragments map[string]*ast.FragmentDefinition
 	memo      map[string]*shape // nil while a fragment is being measured
+	visited   int
 }
 
 func (m *measurer) fragment(name string) shape {
@@ -139,6 +145,7 @@ func (m *measurer) fragment(name string) shape {
 func (m *measurer) selectionSet(set ast.SelectionSet) shape {
 	var s shape
 	for _, sel := range set {
+		m.visited++
 		var child shape
 		switch sel := sel.(type) {
 		case *ast.Field:
