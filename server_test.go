@@ -1803,6 +1803,10 @@ func FuzzGraphQLBody(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
+	for _, d := range hostileDocuments() {
+		body, _ := json.Marshal(map[string]any{"query": d.query})
+		f.Add(string(body))
+	}
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -2269,5 +2273,31 @@ func TestLongErrorListsAreCut(t *testing.T) {
 	}
 	if len(raw) > 20000 {
 		t.Fatalf("the answer is %d bytes", len(raw))
+	}
+}
+
+// BenchmarkHostileDocuments measures what each hostile document costs the service, each
+// request a document it has not seen (a comment makes each distinct), beside a full-depth
+// inbox query checked from scratch:
+//
+//	go test -run '^$' -bench HostileDocuments -benchmem .
+func BenchmarkHostileDocuments(b *testing.B) {
+	dsn, _ := dbtest.New(b)
+	a := newTestApp(b, map[string]string{"DATABASE_URL": dsn, "MAX_BODY_BYTES": "131072"}, io.Discard)
+	h := a.handler()
+	docs := append(hostileDocuments(), struct{ name, query, code string }{"full inbox query, not cached", fullQuery, ""})
+	for _, d := range docs {
+		b.Run(d.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				body, _ := json.Marshal(map[string]any{"query": fmt.Sprintf("%s # %d", d.query, i)})
+				req := httptest.NewRequest("POST", "/graphql", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if d.code != "" && !strings.Contains(rec.Body.String(), d.code) || d.code == "" && rec.Code != http.StatusOK {
+					b.Fatalf("%d %.300s", rec.Code, rec.Body)
+				}
+			}
+		})
 	}
 }
