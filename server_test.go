@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -93,10 +94,13 @@ func startTestServerLogging(t *testing.T, db *gorm.DB, summary seed.Summary, env
 	return &testServer{t: t, url: srv.URL, db: db, app: a, seed: summary}
 }
 
+// testCursorSecret is the CURSOR_SECRET of the test apps: tests sign cursors with it.
+const testCursorSecret = "vendor-inbox-tests-cursor-secret-0123456789"
+
 // newTestApp opens the app configured by env on top of the defaults, closed when tb ends.
 func newTestApp(tb testing.TB, env map[string]string, logs io.Writer) *app {
 	tb.Helper()
-	env["CURSOR_SECRET"] = "test-secret"
+	env["CURSOR_SECRET"] = testCursorSecret
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		tb.Fatal(err)
@@ -961,6 +965,85 @@ func TestRESTErrors(t *testing.T) {
 	}
 }
 
+// TestSignedCursorsOutsideTheStoredTimeRangeAreInvalid: a cursor signed with the server's own
+// key but carrying a time the databases cannot represent faithfully is a client error on both
+// APIs, never an internal one; the first and last µs of years 1 to 9999 are served.
+func TestSignedCursorsOutsideTheStoredTimeRangeAreInvalid(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
+	cookie := s.session(1)
+	all := s.inboxOrder(1)
+	signed := func(at time.Time) string {
+		return models.NewCursors([]byte(testCursorSecret)).Encode(models.InboxKey{UpdatedAt: at, ID: 1})
+	}
+	first := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	last := time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	const restRefusal = `{"error":{"code":"invalid_cursor","message":"cursor must be a meta.next_cursor value from a previous page, passed unchanged; omit it for the first page"}}` + "\n"
+	tests := []struct {
+		name      string
+		at        time.Time
+		after     []int64 // the page after the cursor; nil: refused
+		beforeAll bool    // whether last/before the cursor is the whole inbox (else empty)
+	}{
+		{"min int64 µs", time.UnixMicro(math.MinInt64), nil, false},
+		{"max int64 µs", time.UnixMicro(math.MaxInt64), nil, false},
+		{"year 10000", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), nil, false},
+		{"1 µs before year 1", first.Add(-time.Microsecond), nil, false},
+		{"year 294277, past PostgreSQL's last", time.Date(294277, 1, 1, 0, 0, 0, 0, time.UTC), nil, false},
+		{"first µs of year 1", first, []int64{}, true},
+		{"last µs of year 9999", last, all, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cursor := signed(tt.at)
+			res, body := s.restCall(http.MethodGet, "cursor="+cursor, cookie)
+			gAfter := s.graphql(cookie, `query($c: String) { vendorConversations(first: 100, after: $c) { nodes { databaseId } } }`, map[string]any{"c": cursor})
+			gBefore := s.graphql(cookie, `query($c: String) { vendorConversations(last: 100, before: $c) { nodes { databaseId } } }`, map[string]any{"c": cursor})
+			if tt.after == nil {
+				if res.StatusCode != http.StatusBadRequest || string(body) != restRefusal {
+					t.Fatalf("REST: %d %s, want 400 %s", res.StatusCode, body, restRefusal)
+				}
+				for field, g := range map[string]gqlResponse{"after": gAfter, "before": gBefore} {
+					if len(g.Errors) != 1 || g.code() != "BAD_USER_INPUT" || g.Errors[0].Extensions["field"] != field || string(g.Data) != "null" {
+						t.Fatalf("GraphQL %s: %s %+v, want only BAD_USER_INPUT on %s", field, g.Data, g.Errors, field)
+					}
+				}
+				return
+			}
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("REST: %d %s", res.StatusCode, body)
+			}
+			var p restPage
+			if err := json.Unmarshal(body, &p); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.ids(); !slices.Equal(got, tt.after) {
+				t.Fatalf("REST after the cursor: %v, want %v", got, tt.after)
+			}
+			wantAfter := graphQLIDs(tt.after)
+			wantBefore := graphQLIDs(nil)
+			if tt.beforeAll {
+				wantBefore = graphQLIDs(all)
+			}
+			if string(gAfter.Data) != wantAfter || len(gAfter.Errors) != 0 {
+				t.Fatalf("GraphQL after: %s %+v, want %s", gAfter.Data, gAfter.Errors, wantAfter)
+			}
+			if string(gBefore.Data) != wantBefore || len(gBefore.Errors) != 0 {
+				t.Fatalf("GraphQL before: %s %+v, want %s", gBefore.Data, gBefore.Errors, wantBefore)
+			}
+		})
+	}
+}
+
+// graphQLIDs is the data of a vendorConversations query selecting nodes { databaseId }.
+func graphQLIDs(ids []int64) string {
+	nodes := make([]string, len(ids))
+	for i, id := range ids {
+		nodes[i] = fmt.Sprintf(`{"databaseId":%d}`, id)
+	}
+	return `{"vendorConversations":{"nodes":[` + strings.Join(nodes, ",") + `]}}`
+}
+
 func TestRESTPaginatesToTheEnd(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, seed.Options{Vendors: 2, Conversations: 130, Messages: 1, Seed: 6})
@@ -1747,9 +1830,12 @@ func serveFuzz(t *testing.T, h http.Handler, req *http.Request) *httptest.Respon
 // bad input must be a 4xx, never a 5xx or a panic.
 func FuzzQueryString(f *testing.F) {
 	h, cookie := fuzzServer(f)
+	cursors := models.NewCursors([]byte(testCursorSecret))
 	for _, seed := range []string{
 		"", "limit=1", "limit=100", "limit=101", "limit=0", "limit=-1", "limit=1&limit=2", "limit=%zz",
-		"cursor=AQAGXD-dxqQAAAAAAAAAAAEUqtqDK_I1pQOKwM8", "cursor=%27%20OR%201%3D1--", "cursor=" + strings.Repeat("A", 4096),
+		"cursor=" + cursors.Encode(models.InboxKey{UpdatedAt: time.Date(2026, 9, 24, 19, 29, 20, 0, time.UTC), ID: 1}),
+		"cursor=" + cursors.Encode(models.InboxKey{UpdatedAt: time.Date(294277, 1, 1, 0, 0, 0, 0, time.UTC), ID: 1}), // signed, past PostgreSQL's last year
+		"cursor=%27%20OR%201%3D1--", "cursor=" + strings.Repeat("A", 4096),
 		"query=%7B%20viewer%20%7B%20id%20%7D%20%7D", "query=%7B%20vendorConversations(first%3A%20-1)%20%7B%20totalCount%20%7D%20%7D",
 		"query=mutation%7Bx%7D", "query={", "query=%00", "variables=%7B", "extensions=%7B%22persistedQuery%22%3A1%7D",
 	} {
