@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"net"
@@ -92,16 +93,18 @@ type config struct {
 	DBStatementTimeout time.Duration // DB_STATEMENT_TIMEOUT
 }
 
-// devCursorSecret signs cursors when CURSOR_SECRET is unset. Cursors only ever position a
-// viewer within their own data, so a known key lets a client forge a position, not read more.
-const devCursorSecret = "partizap-development-cursor-secret"
+// minCursorSecret is the shortest CURSOR_SECRET accepted: RFC 2104 asks for an HMAC key at
+// least as long as the hash's output, 32 bytes for SHA-256.
+const minCursorSecret = 32
 
+// loadConfig reads and checks the configuration. Every command reads the same one, so an
+// environment that can start the service can also migrate, seed and sign in.
 func loadConfig(getenv func(string) string) (config, error) {
 	cfg := config{
 		Addr:         cmp.Or(getenv("ADDR"), ":8080"),
 		DatabaseURL:  getenv("DATABASE_URL"),
 		DataDir:      cmp.Or(getenv("DATA_DIR"), "data"),
-		CursorSecret: cmp.Or(getenv("CURSOR_SECRET"), devCursorSecret),
+		CursorSecret: getenv("CURSOR_SECRET"),
 	}
 	embedded := cfg.DatabaseURL == ""
 	if embedded {
@@ -164,7 +167,63 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if len(errs) > 0 {
 		return config{}, errs[0]
 	}
+	// A forgotten key must stop the start, not fall back to one anyone can read: with it, a
+	// client could forge cursors. Demo mode alone may go without; openApp then uses a random
+	// key kept in DataDir (demoCursorSecret).
+	switch n := len(cfg.CursorSecret); {
+	case n == 0 && !cfg.Demo:
+		return config{}, fmt.Errorf("CURSOR_SECRET is required outside demo mode: set it to at least %d random bytes, the same on every instance (e.g. openssl rand -hex 32)", minCursorSecret)
+	case n > 0 && n < minCursorSecret:
+		return config{}, fmt.Errorf("CURSOR_SECRET is %d bytes long; it must be at least %d (e.g. openssl rand -hex 32)", n, minCursorSecret)
+	}
 	return cfg, nil
+}
+
+// demoCursorSecretFile, in DATA_DIR, holds the key signing cursors in demo mode when
+// CURSOR_SECRET is unset.
+const demoCursorSecretFile = "cursor-secret"
+
+// demoCursorSecret returns the demo's cursor key, made at random on the first start. It is kept
+// in dataDir, beside the embedded database, rather than made anew by each process, so that the
+// cursors a client holds survive a restart of the demo; it costs one small file, and deleting
+// the data directory resets both the data and the key.
+func demoCursorSecret(dataDir string) (secret []byte, path string, err error) {
+	path = filepath.Join(dataDir, demoCursorSecretFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if key := bytes.TrimSpace(b); len(key) >= minCursorSecret {
+			return key, path, nil
+		}
+		return nil, path, fmt.Errorf("%s holds no key of at least %d bytes: delete it, and the next start makes a new one", path, minCursorSecret)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, path, fmt.Errorf("read the demo cursor key: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, path, fmt.Errorf("create DATA_DIR: %w", err)
+	}
+	raw := make([]byte, minCursorSecret)
+	_, _ = rand.Read(raw)
+	key := []byte(hex.EncodeToString(raw))
+	// Written aside (CreateTemp makes it 0600) and linked into place: two demos starting at
+	// once end up with one key, and none reads a half-written file.
+	tmp, err := os.CreateTemp(dataDir, demoCursorSecretFile+".*")
+	if err != nil {
+		return nil, path, fmt.Errorf("write the demo cursor key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(append(key, '\n'))
+	if closeErr := tmp.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Link(tmp.Name(), path)
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist): // another start was first: use its key
+		return demoCursorSecret(dataDir)
+	case err != nil:
+		return nil, path, fmt.Errorf("write the demo cursor key: %w", err)
+	}
+	return key, path, nil
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, logger *slog.Logger) error {
@@ -227,6 +286,9 @@ func (a *app) greet(ctx context.Context, cfg config, addr net.Addr, w io.Writer)
 	if cfg.DemoLogin {
 		fmt.Fprintf(w, "  sign in:    %s%s  (opens the playground as the demo vendor; ?user=ID for another user)\n", base, playground.DemoLoginPath)
 	}
+	if a.cursorSecretFile != "" {
+		fmt.Fprintf(w, "  cursors:    signed with the demo key in %s (outside demo mode, set CURSOR_SECRET)\n", a.cursorSecretFile)
+	}
 	if !cfg.Demo {
 		return nil
 	}
@@ -278,9 +340,18 @@ type app struct {
 	metrics *prometheus.Registry
 	logger  *slog.Logger
 	cfg     config
+
+	cursorSecretFile string // where demo mode's generated key is, to say so at start; else empty
 }
 
 func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+	secret, secretFile := []byte(cfg.CursorSecret), ""
+	if len(secret) == 0 { // demo mode: loadConfig allows no other way
+		var err error
+		if secret, secretFile, err = demoCursorSecret(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	// Fail fast on an unreachable server rather than wait for the OS to give up.
 	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -293,12 +364,13 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		return nil, err
 	}
 	a := &app{
-		cfg:     cfg,
-		db:      db,
-		store:   models.NewStore(db),
-		cursors: models.NewCursors([]byte(cfg.CursorSecret)),
-		metrics: prometheus.NewRegistry(),
-		logger:  slog.New(requestIDLogs{logger.Handler()}),
+		cfg:              cfg,
+		db:               db,
+		store:            models.NewStore(db),
+		cursors:          models.NewCursors(secret),
+		cursorSecretFile: secretFile,
+		metrics:          prometheus.NewRegistry(),
+		logger:           slog.New(requestIDLogs{logger.Handler()}),
 	}
 	queries := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bff_db_queries_total",

@@ -26,7 +26,7 @@ import (
 
 // benchCursorSecret signs cursors in both the server and the floor: the same key makes their
 // cursors, and so their pages, byte-identical, and lets the deep cursor work on both.
-const benchCursorSecret = "partizap-bench-cursor-secret"
+const benchCursorSecret = "partizap-bench-cursor-secret-0123456789"
 
 // buildServer builds the real server binary, as deployed, from the repository root.
 func buildServer(ctx context.Context, root, dir string) (string, error) {
@@ -256,7 +256,7 @@ func signIn(ctx context.Context, server, databaseURL string, userID int64) (stri
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, server, "session", "--user", strconv.FormatInt(userID, 10), "--ttl", "2h")
-	cmd.Env = serviceEnv(map[string]string{"DATABASE_URL": databaseURL})
+	cmd.Env = serviceEnv(map[string]string{"DATABASE_URL": databaseURL, "CURSOR_SECRET": benchCursorSecret})
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
