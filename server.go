@@ -521,6 +521,7 @@ func (a *app) handler() http.Handler {
 	var h http.Handler = mux
 	h = deadline(a.cfg.RequestTimeout, h)
 	h = cors(a.cfg.CORSAllowedOrigins, h)
+	h = noStore("/graphql", h)
 	h = securityHeaders(h)
 	h = recoverPanics(a.logger, h)
 	h = requestID(h)
@@ -624,6 +625,18 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// noStore forbids caching every response to path, whoever writes it (the mux's 405, CORS, the
+// body checks, a recovered panic): GraphQL answers depend on the session cookie, and a GET
+// query's URL would otherwise let a shared cache hand one viewer's data to another.
+func noStore(path string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == path {
+			w.Header().Set("Cache-Control", "private, no-store")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

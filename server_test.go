@@ -1638,6 +1638,64 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// TestGraphQLResponsesAreNeverStored: every answer of /graphql, successful or not, whoever
+// writes it, forbids caches to keep it.
+func TestGraphQLResponsesAreNeverStored(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "CORS_ALLOWED_ORIGINS": "https://app.partizap.ru"})
+	const query = `{"query":"{ viewer { id } }"}`
+	jsonBody := map[string]string{"Content-Type": "application/json"}
+	tests := []struct {
+		name, method, path string
+		header             map[string]string
+		body               string
+		status             int
+	}{
+		{"POST query", "POST", "/graphql", jsonBody, query, 200},
+		{"GET query", "GET", "/graphql?query=" + url.QueryEscape("{ viewer { id } }"), nil, "", 200},
+		{"unauthenticated vendor data", "POST", "/graphql", jsonBody, `{"query":"{ vendorConversations { totalCount } }"}`, 200},
+		{"malformed JSON", "POST", "/graphql", jsonBody, `{"query":`, 400},
+		{"parse error", "POST", "/graphql", jsonBody, `{"query":"{"}`, 422},
+		{"GET mutation", "GET", "/graphql?query=" + url.QueryEscape("mutation { viewer { id } }"), nil, "", 422},
+		{"GET without a query", "GET", "/graphql", nil, "", 422},
+		{"not JSON", "POST", "/graphql", map[string]string{"Content-Type": "text/plain"}, query, 415},
+		{"body over the limit", "POST", "/graphql", jsonBody, `{"query":"{ viewer { id } }` + strings.Repeat(" ", 64<<10) + `"}`, 413},
+		{"HTML only accepted", "POST", "/graphql", map[string]string{"Content-Type": "application/json", "Accept": "text/html"}, query, 406},
+		{"PUT", "PUT", "/graphql", jsonBody, query, 405},
+		{"DELETE", "DELETE", "/graphql", nil, "", 405},
+		{"allowed preflight", "OPTIONS", "/graphql", map[string]string{"Origin": "https://app.partizap.ru", "Access-Control-Request-Method": "POST"}, "", 204},
+		{"refused preflight", "OPTIONS", "/graphql", map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, "", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := s.rawRequest(tt.method, tt.path, tt.header, tt.body)
+			if cc := res.Header.Values("Cache-Control"); res.StatusCode != tt.status || len(cc) != 1 || cc[0] != "private, no-store" {
+				t.Fatalf("%d, Cache-Control %q (%s); want %d, [\"private, no-store\"]", res.StatusCode, res.Header.Values("Cache-Control"), body, tt.status)
+			}
+		})
+	}
+	t.Run("recovered panic", func(t *testing.T) {
+		// A nil store makes the session lookup panic in the middleware.
+		a := &app{store: models.NewStore(nil), cursors: models.NewCursors([]byte(testCursorSecret)), metrics: prometheus.NewRegistry(),
+			logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		a.cfg, _ = loadConfig(func(string) string { return "" })
+		srv := httptest.NewServer(a.handler())
+		defer srv.Close()
+		res, body := (&testServer{t: t, url: srv.URL}).rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json", "Cookie": models.SessionCookie + "=abc"}, query)
+		if res.StatusCode != 500 || res.Header.Get("Cache-Control") != "private, no-store" {
+			t.Fatalf("%d, Cache-Control %q (%s); want 500, \"private, no-store\"", res.StatusCode, res.Header.Get("Cache-Control"), body)
+		}
+	})
+	t.Run("other endpoints keep their own", func(t *testing.T) {
+		for path, want := range map[string]string{"/healthz": "", "/openapi.json": "", "/playground": "no-cache"} {
+			if res, _ := s.rawRequest("GET", path, nil, ""); res.Header.Get("Cache-Control") != want {
+				t.Errorf("GET %s: Cache-Control %q, want %q", path, res.Header.Get("Cache-Control"), want)
+			}
+		}
+	})
+}
+
 // TestInternalErrorsLeakNothing breaks the database under a running server and checks that
 // clients get a generic message with the request id while the log gets the details.
 func TestInternalErrorsLeakNothing(t *testing.T) {
