@@ -36,6 +36,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -72,6 +73,7 @@ func main() {
 // config is the service's configuration, read from the environment; README.md lists it.
 type config struct {
 	Addr         string // ADDR
+	MetricsAddr  string // METRICS_ADDR: serve /metrics there, on its own server, instead of on Addr
 	DatabaseURL  string // DATABASE_URL; empty means the embedded SQLite file in DataDir
 	DataDir      string // DATA_DIR
 	CursorSecret string // CURSOR_SECRET
@@ -102,6 +104,7 @@ const minCursorSecret = 32
 func loadConfig(getenv func(string) string) (config, error) {
 	cfg := config{
 		Addr:         cmp.Or(getenv("ADDR"), ":8080"),
+		MetricsAddr:  getenv("METRICS_ADDR"),
 		DatabaseURL:  getenv("DATABASE_URL"),
 		DataDir:      cmp.Or(getenv("DATA_DIR"), "data"),
 		CursorSecret: getenv("CURSOR_SECRET"),
@@ -265,11 +268,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	var metricsListener net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsListener, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			listener.Close()
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		a.logger.Info("serving /metrics on its own address only", "addr", metricsListener.Addr().String())
+	}
 	if err := a.greet(ctx, cfg, listener.Addr(), os.Stderr); err != nil {
 		listener.Close()
+		if metricsListener != nil {
+			metricsListener.Close()
+		}
 		return err
 	}
-	return a.serve(ctx, listener)
+	return a.serve(ctx, listener, metricsListener)
 }
 
 // demoSeed is the demo data of a first start: small enough to load in a blink, large enough
@@ -443,11 +457,26 @@ func (a *app) session(ctx context.Context, args []string, stdout io.Writer) erro
 	return err
 }
 
-// httpServer bounds how long a client may take over each part of a request, so slow or idle
+// httpServer is the server of the service's endpoints.
+func (a *app) httpServer() *http.Server { return a.newHTTPServer(a.handler()) }
+
+// metricsServer is the server of /metrics alone, when METRICS_ADDR gives it an address of its
+// own (one the internet need not reach).
+func (a *app) metricsServer() *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metricsHandler())
+	return a.newHTTPServer(securityHeaders(mux))
+}
+
+func (a *app) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{})
+}
+
+// newHTTPServer bounds how long a client may take over each part of a request, so slow or idle
 // clients cannot hold connections (and goroutines) forever.
-func (a *app) httpServer() *http.Server {
+func (a *app) newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           a.handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -457,23 +486,45 @@ func (a *app) httpServer() *http.Server {
 	}
 }
 
-func (a *app) serve(ctx context.Context, listener net.Listener) error {
-	srv := a.httpServer()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(listener) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+// serve serves the service on listener, and /metrics on metricsListener unless it is nil,
+// until ctx ends; then both stop accepting and finish their in-flight requests within
+// SHUTDOWN_GRACE. When either server fails, the other is shut down the same way.
+func (a *app) serve(ctx context.Context, listener, metricsListener net.Listener) error {
+	type served struct {
+		srv      *http.Server
+		listener net.Listener
 	}
-	a.logger.Info("shutting down: finishing in-flight requests", "grace", a.cfg.ShutdownGrace)
+	servers := []served{{a.httpServer(), listener}}
+	if metricsListener != nil {
+		servers = append(servers, served{a.metricsServer(), metricsListener})
+	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- s.srv.Serve(s.listener) }()
+	}
+	var failed error
+	select {
+	case failed = <-errc:
+	case <-ctx.Done():
+		a.logger.Info("shutting down: finishing in-flight requests", "grace", a.cfg.ShutdownGrace)
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		a.logger.Warn("grace period over: closing the remaining connections", "err", err)
-		return srv.Close()
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() {
+			if err := s.srv.Shutdown(shutdownCtx); err != nil {
+				a.logger.Warn("grace period over: closing the remaining connections", "err", err)
+				errs[i] = s.srv.Close()
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	if failed != nil {
+		return failed
+	}
+	return errors.Join(errs...)
 }
 
 // handler routes every endpoint of the service, behind the middleware every request passes.
@@ -511,7 +562,9 @@ func (a *app) handler() http.Handler {
 	page := playground.Handler(playground.Options{Endpoint: "/graphql", Introspection: a.cfg.Introspection, DemoLogin: demoLogin})
 	mux.Handle("GET "+playground.Path, page)
 	mux.Handle("GET "+playground.AssetsPath, page)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
+	if a.cfg.MetricsAddr == "" { // else metricsServer serves it, and only there
+		mux.Handle("GET /metrics", a.metricsHandler())
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -1149,6 +1150,10 @@ func TestLoadConfig(t *testing.T) {
 		{"bad switch", map[string]string{"DEMO": "yes please"}, config{}, `DEMO must be true or false, not "yes please"`},
 		{"bad number", map[string]string{"GRAPHQL_MAX_DEPTH": "-1"}, config{}, `GRAPHQL_MAX_DEPTH must be a positive integer, not "-1"`},
 		{"bad duration", map[string]string{"REQUEST_TIMEOUT": "10"}, config{}, `REQUEST_TIMEOUT must be a positive duration such as 5s, not "10"`},
+		{"metrics on their own address", map[string]string{"METRICS_ADDR": "127.0.0.1:9090"},
+			defaults(func(c *config) {
+				c.DatabaseURL, c.Demo, c.DemoLogin, c.CursorSecret, c.MetricsAddr = "sqlite:data/partizap.db", true, true, "", "127.0.0.1:9090"
+			}), ""},
 		{"PostgreSQL without a cursor secret", map[string]string{"DATABASE_URL": "postgres://u@h/db"}, config{}, missingSecret},
 		{"embedded database with DEMO=false and no cursor secret", map[string]string{"DEMO": "false"}, config{}, missingSecret},
 		{"31-byte cursor secret", map[string]string{"DATABASE_URL": "postgres://u@h/db", "CURSOR_SECRET": secret[:31]}, config{},
@@ -1793,7 +1798,7 @@ func TestHeaderSizeLimit(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, listener) }()
+	go func() { done <- a.serve(ctx, listener, nil) }()
 	defer func() { cancel(); <-done }()
 	req, _ := http.NewRequest("GET", "http://"+listener.Addr().String()+"/healthz", nil)
 	req.Header.Set("X-Filler", strings.Repeat("x", 128<<10))
@@ -1881,7 +1886,7 @@ func TestGracefulShutdown(t *testing.T) {
 	addr := listener.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.app.serve(ctx, listener) }()
+	go func() { done <- s.app.serve(ctx, listener, nil) }()
 
 	// The request is in flight: headers sent, half of its body still to come.
 	body := `{"query":"{ viewer { id } }"}`
@@ -1914,6 +1919,163 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("serve returned %v after a clean shutdown", err)
+	}
+}
+
+// TestMetricsAddress: without METRICS_ADDR the service's handler serves /metrics; with it, it
+// does not (the metrics server does, see TestMetricsServer).
+func TestMetricsAddress(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	for _, tt := range []struct {
+		name, metricsAddr string
+		status            int
+	}{
+		{"METRICS_ADDR unset", "", 200},
+		{"METRICS_ADDR set", "127.0.0.1:9", 404},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "METRICS_ADDR": tt.metricsAddr})
+			res, body := s.rawRequest("GET", "/metrics", nil, "")
+			if res.StatusCode != tt.status || strings.Contains(string(body), "bff_db_queries_total") != (tt.status == 200) {
+				t.Fatalf("GET /metrics: %d %.200s; want %d", res.StatusCode, body, tt.status)
+			}
+			if res, _ := s.rawRequest("GET", "/healthz", nil, ""); res.StatusCode != 200 {
+				t.Fatalf("GET /healthz: %d", res.StatusCode)
+			}
+		})
+	}
+}
+
+// TestMetricsServer runs serve with a metrics listener: /metrics is there and only there,
+// behind the same timeouts; on shutdown both listeners stop accepting while an in-flight
+// metrics request still completes; and when one server fails, the other is stopped too.
+func TestMetricsServer(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "METRICS_ADDR": "127.0.0.1:0", "SHUTDOWN_GRACE": "5s"})
+	a := s.app
+	main, srv := a.httpServer(), a.metricsServer()
+	if srv.ReadHeaderTimeout != main.ReadHeaderTimeout || srv.ReadTimeout != main.ReadTimeout || srv.WriteTimeout != main.WriteTimeout ||
+		srv.IdleTimeout != main.IdleTimeout || srv.MaxHeaderBytes != main.MaxHeaderBytes || srv.ReadHeaderTimeout == 0 {
+		t.Fatalf("the metrics server's limits differ from the main one's: %+v", srv)
+	}
+	listen := func() (net.Listener, string) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, "http://" + l.Addr().String()
+	}
+	mainListener, mainURL := listen()
+	metricsListener, metricsURL := listen()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx, mainListener, metricsListener) }()
+
+	get := func(url string) (int, string) {
+		t.Helper()
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	for _, tt := range []struct {
+		url    string
+		status int
+	}{
+		{metricsURL + "/metrics", 200},
+		{metricsURL + "/healthz", 404},
+		{metricsURL + "/graphql?query=%7Bviewer%7Bid%7D%7D", 404},
+		{metricsURL + "/vendor/conversations", 404},
+		{mainURL + "/metrics", 404},
+		{mainURL + "/healthz", 200},
+	} {
+		status, body := get(tt.url)
+		if status != tt.status || strings.Contains(body, "bff_db_queries_total") != (tt.status == 200 && strings.HasSuffix(tt.url, "/metrics")) {
+			t.Fatalf("GET %s: %d %.200s; want %d", tt.url, status, body, tt.status)
+		}
+	}
+
+	// A collector that waits keeps a metrics request in flight across the shutdown.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	a.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "test_slow_gauge", Help: "Waits for the test."}, func() float64 {
+		once.Do(func() { close(entered) })
+		<-release
+		return 1
+	}))
+	inFlight := make(chan string, 1)
+	go func() {
+		res, err := http.Get(metricsURL + "/metrics")
+		if err != nil {
+			inFlight <- err.Error()
+			return
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		inFlight <- fmt.Sprint(res.StatusCode, " ", strings.Contains(string(body), "test_slow_gauge 1"))
+	}()
+	<-entered
+	cancel()
+	time.Sleep(100 * time.Millisecond) // let Shutdown close the listeners
+	for _, addr := range []net.Addr{mainListener.Addr(), metricsListener.Addr()} {
+		if c, err := net.DialTimeout("tcp", addr.String(), time.Second); err == nil {
+			c.Close()
+			t.Fatalf("%s accepted a connection during shutdown", addr)
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("serve returned (%v) before the in-flight metrics request finished", err)
+	default:
+	}
+	close(release)
+	if got := <-inFlight; got != "200 true" {
+		t.Fatalf("in-flight metrics request: %s, want 200 with the gauge", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v after a clean shutdown", err)
+	}
+
+	t.Run("one server failing stops the other", func(t *testing.T) {
+		mainListener, _ := listen()
+		broken, _ := listen()
+		broken.Close()
+		errc := make(chan error, 1)
+		go func() { errc <- a.serve(context.Background(), mainListener, broken) }()
+		select {
+		case err := <-errc:
+			if err == nil || !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("serve = %v, want the closed listener's error", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve kept running with its metrics listener gone")
+		}
+		if c, err := net.DialTimeout("tcp", mainListener.Addr().String(), time.Second); err == nil {
+			c.Close()
+			t.Fatal("the main server still accepts after the metrics server failed")
+		}
+	})
+}
+
+// TestServeListensOnMetricsAddr: the serve command listens on METRICS_ADDR, and says which
+// setting is at fault when it cannot.
+func TestServeListensOnMetricsAddr(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	env := map[string]string{"DATA_DIR": t.TempDir(), "DEMO": "false", "CURSOR_SECRET": testCursorSecret, "ADDR": "127.0.0.1:0", "METRICS_ADDR": taken.Addr().String()}
+	err = run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if want := "METRICS_ADDR: listen tcp " + taken.Addr().String() + ": bind: address already in use"; err == nil || err.Error() != want {
+		t.Fatalf("run = %v, want %q", err, want)
 	}
 }
 
