@@ -44,7 +44,7 @@ func buildServer(ctx context.Context, root, dir string) (string, error) {
 // serviceVariables are the environment variables the service reads (README.md,
 // "Configuration").
 var serviceVariables = []string{
-	"ADDR", "DATABASE_URL", "DATA_DIR", "DEMO", "AUTO_MIGRATE", "CURSOR_SECRET",
+	"ADDR", "METRICS_ADDR", "DATABASE_URL", "DATA_DIR", "DEMO", "AUTO_MIGRATE", "CURSOR_SECRET",
 	"GRAPHQL_INTROSPECTION", "GRAPHQL_MAX_DEPTH", "GRAPHQL_MAX_COMPLEXITY", "GRAPHQL_MAX_ALIASES",
 	"MAX_BODY_BYTES", "CORS_ALLOWED_ORIGINS", "REQUEST_TIMEOUT", "SHUTDOWN_GRACE",
 	"DB_MAX_OPEN_CONNS", "DB_STATEMENT_TIMEOUT",
@@ -68,7 +68,7 @@ func serviceEnv(set map[string]string) []string {
 }
 
 // fixedServiceEnv are the variables the bench sets itself for the server.
-var fixedServiceEnv = []string{"ADDR", "DATABASE_URL", "DEMO", "CURSOR_SECRET"}
+var fixedServiceEnv = []string{"ADDR", "METRICS_ADDR", "DATABASE_URL", "DEMO", "CURSOR_SECRET"}
 
 // inheritedServiceEnv lists the service's variables this run passed through from its own
 // environment: settings that make it differ from the defaults.
@@ -201,6 +201,8 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 		"ADDR":          serverAddr,
 		"DEMO":          "false",
 		"CURSOR_SECRET": benchCursorSecret,
+		// Empty: /metrics on the server's own address, where the bench reads the statements.
+		"METRICS_ADDR": "",
 	})
 	if b.server, err = startChild(ctx, "server", filepath.Join(dir, "server.log"), server, []string{"serve"}, env); err != nil {
 		return nil, err
