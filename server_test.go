@@ -528,6 +528,152 @@ func TestVendorSeesOnlyTheirOwnConversations(t *testing.T) {
 	}
 }
 
+// TestProductVisibilityIsTheSameOnEveryPath: a product is visible to its seller, to anyone
+// once published, and to the participants of a conversation about it; node, nodes and a
+// conversation's product agree, for buyers, sellers, strangers and anonymous callers alike.
+func TestProductVisibilityIsTheSameOnEveryPath(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn})
+	must := func(v any) {
+		t.Helper()
+		if err := db.Create(v).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seller := &models.User{DisplayName: "Продавец", Rating: "4.50"}
+	buyer := &models.User{DisplayName: "Покупатель", Rating: "0.00"}
+	stranger := &models.User{DisplayName: "Другой продавец", Rating: "3.00"} // sells, and talks to the buyer, too
+	for _, u := range []*models.User{seller, buyer, stranger} {
+		must(u)
+	}
+	now := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	product := func(sellerID int64, title string, published bool) *models.Product {
+		p := &models.Product{SellerID: sellerID, Title: title, Price: 1000, CityID: 1, RegionID: 77}
+		if published {
+			p.PublishedAt = &now
+		}
+		must(p)
+		return p
+	}
+	draft := product(seller.ID, "Черновик, о котором говорят", false) // back to draft after the buyer wrote
+	published := product(seller.ID, "Опубликованный", true)
+	lone := product(seller.ID, "Черновик, о котором не говорят", false)
+	strangers := product(stranger.ID, "Черновик другого продавца", false)
+	conversation := func(p *models.Product, at time.Duration, users ...*models.User) *models.Conversation {
+		c := &models.Conversation{ProductID: p.ID, SellerID: p.SellerID, CreatedAt: now, UpdatedAt: now.Add(at)}
+		must(c)
+		for _, u := range users {
+			must(&models.Participant{ConversationID: c.ID, UserID: u.ID})
+		}
+		return c
+	}
+	aboutDraft := conversation(draft, 2*time.Minute, seller, buyer)
+	aboutPublished := conversation(published, time.Minute, seller, buyer)
+	aboutStrangers := conversation(strangers, 0, stranger, buyer)
+
+	type viewer struct {
+		name   string
+		cookie string
+	}
+	viewers := []viewer{{"seller", s.session(seller.ID)}, {"buyer", s.session(buyer.ID)}, {"stranger", s.session(stranger.ID)}, {"anonymous", ""}}
+	products := []*models.Product{draft, published, lone, strangers}
+	// visible[viewer][product], in the order of viewers and products above.
+	visible := [][]bool{
+		{true, true, true, false},   // seller: their own, drafts or not
+		{true, true, false, true},   // buyer: the published one and those they talk about
+		{false, true, false, true},  // stranger: the published one and their own
+		{false, true, false, false}, // anonymous: the published one
+	}
+	conversations := []*models.Conversation{aboutDraft, aboutPublished, aboutStrangers}
+	// visibleConversation[viewer][conversation]: participants only, showing their product.
+	visibleConversation := [][]bool{
+		{true, true, false},
+		{true, true, true},
+		{false, false, true},
+		{false, false, false},
+	}
+	productJSON := func(p *models.Product) string {
+		return fmt.Sprintf(`{"databaseId":%d,"title":%q}`, p.ID, p.Title)
+	}
+	const productFields = `... on Product { databaseId title }`
+	for vi, v := range viewers {
+		t.Run(v.name, func(t *testing.T) {
+			var ids, wantNodes []string
+			for pi, p := range products {
+				id := models.GlobalID(models.TypeProduct, p.ID)
+				want := "null"
+				if visible[vi][pi] {
+					want = productJSON(p)
+				}
+				ids, wantNodes = append(ids, id), append(wantNodes, want)
+				res := s.graphql(v.cookie, `query($id: ID!) { node(id: $id) { `+productFields+` } }`, map[string]any{"id": id})
+				if string(res.Data) != `{"node":`+want+`}` || len(res.Errors) != 0 {
+					t.Errorf("node(%q) = %s %+v, want %s", p.Title, res.Data, res.Errors, want)
+				}
+			}
+			before := s.statements()
+			res := s.graphql(v.cookie, `query($ids: [ID!]!) { nodes(ids: $ids) { `+productFields+` } }`, map[string]any{"ids": ids})
+			if want := `{"nodes":[` + strings.Join(wantNodes, ",") + `]}`; string(res.Data) != want || len(res.Errors) != 0 {
+				t.Errorf("nodes = %s %+v\nwant %s", res.Data, res.Errors, want)
+			}
+			wantStatements := 2 // the session, then every product in one statement
+			if v.cookie == "" {
+				wantStatements = 1
+			}
+			if got := s.statements() - before; got != wantStatements {
+				t.Errorf("nodes of %d products: %d statements, want %d", len(ids), got, wantStatements)
+			}
+			for ci, c := range conversations {
+				want := "null"
+				if visibleConversation[vi][ci] {
+					var p *models.Product
+					for _, candidate := range products {
+						if candidate.ID == c.ProductID {
+							p = candidate
+						}
+					}
+					want = `{"product":` + productJSON(p) + `}`
+				}
+				res := s.graphql(v.cookie, `query($id: ID!) { node(id: $id) { ... on Conversation { product { databaseId title } } } }`,
+					map[string]any{"id": models.GlobalID(models.TypeConversation, c.ID)})
+				if string(res.Data) != `{"node":`+want+`}` || len(res.Errors) != 0 {
+					t.Errorf("conversation %d: %s %+v, want %s", c.ID, res.Data, res.Errors, want)
+				}
+			}
+		})
+	}
+	// Through the inbox, GraphQL and REST: each seller sees the products of their conversations.
+	for _, tt := range []struct {
+		name     string
+		cookie   string
+		products []*models.Product
+	}{
+		{"seller", viewers[0].cookie, []*models.Product{draft, published}},
+		{"stranger", viewers[2].cookie, []*models.Product{strangers}},
+	} {
+		t.Run(tt.name+"'s inbox", func(t *testing.T) {
+			var graphQL, rest []string
+			for _, p := range tt.products {
+				graphQL = append(graphQL, `{"product":`+productJSON(p)+`}`)
+				rest = append(rest, fmt.Sprintf(`%d %s`, p.ID, p.Title))
+			}
+			res := s.graphql(tt.cookie, `{ vendorConversations { nodes { product { databaseId title } } } }`, nil)
+			if want := `{"vendorConversations":{"nodes":[` + strings.Join(graphQL, ",") + `]}}`; string(res.Data) != want || len(res.Errors) != 0 {
+				t.Errorf("GraphQL inbox = %s %+v, want %s", res.Data, res.Errors, want)
+			}
+			var got []string
+			for _, c := range s.restPage("", tt.cookie).Data {
+				p := c["product"].(map[string]any)
+				got = append(got, fmt.Sprintf(`%v %v`, p["id"], p["title"]))
+			}
+			if !slices.Equal(got, rest) {
+				t.Errorf("REST inbox products = %q, want %q", got, rest)
+			}
+		})
+	}
+}
+
 func TestBadArgumentsAreBadUserInput(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
