@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"net"
@@ -35,6 +36,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -69,6 +71,7 @@ func main() {
 // config is the service's configuration, read from the environment; README.md lists it.
 type config struct {
 	Addr         string // ADDR
+	MetricsAddr  string // METRICS_ADDR: serve /metrics there, on its own server, instead of on Addr
 	DatabaseURL  string // DATABASE_URL; empty means the embedded SQLite file in DataDir
 	DataDir      string // DATA_DIR
 	CursorSecret string // CURSOR_SECRET
@@ -94,16 +97,19 @@ type config struct {
 	DBStatementTimeout time.Duration // DB_STATEMENT_TIMEOUT
 }
 
-// devCursorSecret signs cursors when CURSOR_SECRET is unset. Cursors only ever position a
-// viewer within their own data, so a known key lets a client forge a position, not read more.
-const devCursorSecret = "partizap-development-cursor-secret"
+// minCursorSecret is the shortest CURSOR_SECRET accepted: RFC 2104 asks for an HMAC key at
+// least as long as the hash's output, 32 bytes for SHA-256.
+const minCursorSecret = 32
 
+// loadConfig reads and checks the configuration. Every command reads the same one, so an
+// environment that can start the service can also migrate, seed and sign in.
 func loadConfig(getenv func(string) string) (config, error) {
 	cfg := config{
 		Addr:         cmp.Or(getenv("ADDR"), ":8080"),
+		MetricsAddr:  getenv("METRICS_ADDR"),
 		DatabaseURL:  getenv("DATABASE_URL"),
 		DataDir:      cmp.Or(getenv("DATA_DIR"), "data"),
-		CursorSecret: cmp.Or(getenv("CURSOR_SECRET"), devCursorSecret),
+		CursorSecret: getenv("CURSOR_SECRET"),
 	}
 	embedded := cfg.DatabaseURL == ""
 	if embedded {
@@ -170,7 +176,63 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if len(errs) > 0 {
 		return config{}, errs[0]
 	}
+	// A forgotten key must stop the start, not fall back to one anyone can read: with it, a
+	// client could forge cursors. Demo mode alone may go without; openApp then uses a random
+	// key kept in DataDir (demoCursorSecret).
+	switch n := len(cfg.CursorSecret); {
+	case n == 0 && !cfg.Demo:
+		return config{}, fmt.Errorf("CURSOR_SECRET is required outside demo mode: set it to at least %d random bytes, the same on every instance (e.g. openssl rand -hex 32)", minCursorSecret)
+	case n > 0 && n < minCursorSecret:
+		return config{}, fmt.Errorf("CURSOR_SECRET is %d bytes long; it must be at least %d (e.g. openssl rand -hex 32)", n, minCursorSecret)
+	}
 	return cfg, nil
+}
+
+// demoCursorSecretFile, in DATA_DIR, holds the key signing cursors in demo mode when
+// CURSOR_SECRET is unset.
+const demoCursorSecretFile = "cursor-secret"
+
+// demoCursorSecret returns the demo's cursor key, made at random on the first start. It is kept
+// in dataDir, beside the embedded database, rather than made anew by each process, so that the
+// cursors a client holds survive a restart of the demo; it costs one small file, and deleting
+// the data directory resets both the data and the key.
+func demoCursorSecret(dataDir string) (secret []byte, path string, err error) {
+	path = filepath.Join(dataDir, demoCursorSecretFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if key := bytes.TrimSpace(b); len(key) >= minCursorSecret {
+			return key, path, nil
+		}
+		return nil, path, fmt.Errorf("%s holds no key of at least %d bytes: delete it, and the next start makes a new one", path, minCursorSecret)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, path, fmt.Errorf("read the demo cursor key: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, path, fmt.Errorf("create DATA_DIR: %w", err)
+	}
+	raw := make([]byte, minCursorSecret)
+	_, _ = rand.Read(raw)
+	key := []byte(hex.EncodeToString(raw))
+	// Written aside (CreateTemp makes it 0600) and linked into place: two demos starting at
+	// once end up with one key, and none reads a half-written file.
+	tmp, err := os.CreateTemp(dataDir, demoCursorSecretFile+".*")
+	if err != nil {
+		return nil, path, fmt.Errorf("write the demo cursor key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(append(key, '\n'))
+	if closeErr := tmp.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Link(tmp.Name(), path)
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist): // another start was first: use its key
+		return demoCursorSecret(dataDir)
+	case err != nil:
+		return nil, path, fmt.Errorf("write the demo cursor key: %w", err)
+	}
+	return key, path, nil
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, logger *slog.Logger) error {
@@ -212,11 +274,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	var metricsListener net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsListener, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			listener.Close()
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		a.logger.Info("serving /metrics on its own address only", "addr", metricsListener.Addr().String())
+	}
 	if err := a.greet(ctx, cfg, listener.Addr(), os.Stderr); err != nil {
 		listener.Close()
+		if metricsListener != nil {
+			metricsListener.Close()
+		}
 		return err
 	}
-	return a.serve(ctx, listener)
+	return a.serve(ctx, listener, metricsListener)
 }
 
 // demoSeed is the demo data of a first start: small enough to load in a blink, large enough
@@ -232,6 +305,9 @@ func (a *app) greet(ctx context.Context, cfg config, addr net.Addr, w io.Writer)
 	fmt.Fprintf(w, "  playground: %s%s\n", base, playground.Path)
 	if cfg.DemoLogin {
 		fmt.Fprintf(w, "  sign in:    %s%s  (opens the playground as the demo vendor; ?user=ID for another user)\n", base, playground.DemoLoginPath)
+	}
+	if a.cursorSecretFile != "" {
+		fmt.Fprintf(w, "  cursors:    signed with the demo key in %s (outside demo mode, set CURSOR_SECRET)\n", a.cursorSecretFile)
 	}
 	if !cfg.Demo {
 		return nil
@@ -284,9 +360,18 @@ type app struct {
 	metrics *prometheus.Registry
 	logger  *slog.Logger
 	cfg     config
+
+	cursorSecretFile string // where demo mode's generated key is, to say so at start; else empty
 }
 
 func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
+	secret, secretFile := []byte(cfg.CursorSecret), ""
+	if len(secret) == 0 { // demo mode: loadConfig allows no other way
+		var err error
+		if secret, secretFile, err = demoCursorSecret(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	// Fail fast on an unreachable server rather than wait for the OS to give up.
 	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -299,12 +384,13 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		return nil, err
 	}
 	a := &app{
-		cfg:     cfg,
-		db:      db,
-		store:   models.NewStore(db),
-		cursors: models.NewCursors([]byte(cfg.CursorSecret)),
-		metrics: prometheus.NewRegistry(),
-		logger:  slog.New(requestIDLogs{logger.Handler()}),
+		cfg:              cfg,
+		db:               db,
+		store:            models.NewStore(db),
+		cursors:          models.NewCursors(secret),
+		cursorSecretFile: secretFile,
+		metrics:          prometheus.NewRegistry(),
+		logger:           slog.New(requestIDLogs{logger.Handler()}),
 	}
 	queries := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "bff_db_queries_total",
@@ -377,11 +463,26 @@ func (a *app) session(ctx context.Context, args []string, stdout io.Writer) erro
 	return err
 }
 
-// httpServer bounds how long a client may take over each part of a request, so slow or idle
+// httpServer is the server of the service's endpoints.
+func (a *app) httpServer() *http.Server { return a.newHTTPServer(a.handler()) }
+
+// metricsServer is the server of /metrics alone, when METRICS_ADDR gives it an address of its
+// own (one the internet need not reach).
+func (a *app) metricsServer() *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.metricsHandler())
+	return a.newHTTPServer(securityHeaders(mux))
+}
+
+func (a *app) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{})
+}
+
+// newHTTPServer bounds how long a client may take over each part of a request, so slow or idle
 // clients cannot hold connections (and goroutines) forever.
-func (a *app) httpServer() *http.Server {
+func (a *app) newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           a.handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -391,23 +492,45 @@ func (a *app) httpServer() *http.Server {
 	}
 }
 
-func (a *app) serve(ctx context.Context, listener net.Listener) error {
-	srv := a.httpServer()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(listener) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+// serve serves the service on listener, and /metrics on metricsListener unless it is nil,
+// until ctx ends; then both stop accepting and finish their in-flight requests within
+// SHUTDOWN_GRACE. When either server fails, the other is shut down the same way.
+func (a *app) serve(ctx context.Context, listener, metricsListener net.Listener) error {
+	type served struct {
+		srv      *http.Server
+		listener net.Listener
 	}
-	a.logger.Info("shutting down: finishing in-flight requests", "grace", a.cfg.ShutdownGrace)
+	servers := []served{{a.httpServer(), listener}}
+	if metricsListener != nil {
+		servers = append(servers, served{a.metricsServer(), metricsListener})
+	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- s.srv.Serve(s.listener) }()
+	}
+	var failed error
+	select {
+	case failed = <-errc:
+	case <-ctx.Done():
+		a.logger.Info("shutting down: finishing in-flight requests", "grace", a.cfg.ShutdownGrace)
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		a.logger.Warn("grace period over: closing the remaining connections", "err", err)
-		return srv.Close()
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Go(func() {
+			if err := s.srv.Shutdown(shutdownCtx); err != nil {
+				a.logger.Warn("grace period over: closing the remaining connections", "err", err)
+				errs[i] = s.srv.Close()
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	if failed != nil {
+		return failed
+	}
+	return errors.Join(errs...)
 }
 
 // handler routes every endpoint of the service, behind the middleware every request passes.
@@ -453,7 +576,9 @@ func (a *app) handler() http.Handler {
 	page := playground.Handler(playground.Options{Endpoint: "/graphql", Introspection: a.cfg.Introspection, DemoLogin: demoLogin})
 	mux.Handle("GET "+playground.Path, page)
 	mux.Handle("GET "+playground.AssetsPath, page)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
+	if a.cfg.MetricsAddr == "" { // else metricsServer serves it, and only there
+		mux.Handle("GET /metrics", a.metricsHandler())
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -463,6 +588,7 @@ func (a *app) handler() http.Handler {
 	var h http.Handler = mux
 	h = deadline(a.cfg.RequestTimeout, h)
 	h = cors(a.cfg.CORSAllowedOrigins, h)
+	h = noStore("/graphql", h)
 	h = securityHeaders(h)
 	h = recoverPanics(a.logger, h)
 	h = requestID(h)
@@ -586,6 +712,18 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// noStore forbids caching every response to path, whoever writes it (the mux's 405, CORS, the
+// body checks, a recovered panic): GraphQL answers depend on the session cookie, and a GET
+// query's URL would otherwise let a shared cache hand one viewer's data to another.
+func noStore(path string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == path {
+			w.Header().Set("Cache-Control", "private, no-store")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

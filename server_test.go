@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -93,10 +95,13 @@ func startTestServerLogging(t *testing.T, db *gorm.DB, summary seed.Summary, env
 	return &testServer{t: t, url: srv.URL, db: db, app: a, seed: summary}
 }
 
+// testCursorSecret is the CURSOR_SECRET of the test apps: tests sign cursors with it.
+const testCursorSecret = "vendor-inbox-tests-cursor-secret-0123456789"
+
 // newTestApp opens the app configured by env on top of the defaults, closed when tb ends.
 func newTestApp(tb testing.TB, env map[string]string, logs io.Writer) *app {
 	tb.Helper()
-	env["CURSOR_SECRET"] = "test-secret"
+	env["CURSOR_SECRET"] = testCursorSecret
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		tb.Fatal(err)
@@ -527,6 +532,152 @@ func TestVendorSeesOnlyTheirOwnConversations(t *testing.T) {
 	res := s.graphql(cookie, `query($ids: [ID!]!) { nodes(ids: $ids) { `+fields+` } }`, map[string]any{"ids": all})
 	if want := `{"nodes":[` + strings.Join(wantAll, ",") + `]}`; string(res.Data) != want {
 		t.Fatalf("nodes = %s %+v\nwant %s", res.Data, res.Errors, want)
+	}
+}
+
+// TestProductVisibilityIsTheSameOnEveryPath: a product is visible to its seller, to anyone
+// once published, and to the participants of a conversation about it; node, nodes and a
+// conversation's product agree, for buyers, sellers, strangers and anonymous callers alike.
+func TestProductVisibilityIsTheSameOnEveryPath(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn})
+	must := func(v any) {
+		t.Helper()
+		if err := db.Create(v).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seller := &models.User{DisplayName: "Продавец", Rating: "4.50"}
+	buyer := &models.User{DisplayName: "Покупатель", Rating: "0.00"}
+	stranger := &models.User{DisplayName: "Другой продавец", Rating: "3.00"} // sells, and talks to the buyer, too
+	for _, u := range []*models.User{seller, buyer, stranger} {
+		must(u)
+	}
+	now := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	product := func(sellerID int64, title string, published bool) *models.Product {
+		p := &models.Product{SellerID: sellerID, Title: title, Price: 1000, CityID: 1, RegionID: 77}
+		if published {
+			p.PublishedAt = &now
+		}
+		must(p)
+		return p
+	}
+	draft := product(seller.ID, "Черновик, о котором говорят", false) // back to draft after the buyer wrote
+	published := product(seller.ID, "Опубликованный", true)
+	lone := product(seller.ID, "Черновик, о котором не говорят", false)
+	strangers := product(stranger.ID, "Черновик другого продавца", false)
+	conversation := func(p *models.Product, at time.Duration, users ...*models.User) *models.Conversation {
+		c := &models.Conversation{ProductID: p.ID, SellerID: p.SellerID, CreatedAt: now, UpdatedAt: now.Add(at)}
+		must(c)
+		for _, u := range users {
+			must(&models.Participant{ConversationID: c.ID, UserID: u.ID})
+		}
+		return c
+	}
+	aboutDraft := conversation(draft, 2*time.Minute, seller, buyer)
+	aboutPublished := conversation(published, time.Minute, seller, buyer)
+	aboutStrangers := conversation(strangers, 0, stranger, buyer)
+
+	type viewer struct {
+		name   string
+		cookie string
+	}
+	viewers := []viewer{{"seller", s.session(seller.ID)}, {"buyer", s.session(buyer.ID)}, {"stranger", s.session(stranger.ID)}, {"anonymous", ""}}
+	products := []*models.Product{draft, published, lone, strangers}
+	// visible[viewer][product], in the order of viewers and products above.
+	visible := [][]bool{
+		{true, true, true, false},   // seller: their own, drafts or not
+		{true, true, false, true},   // buyer: the published one and those they talk about
+		{false, true, false, true},  // stranger: the published one and their own
+		{false, true, false, false}, // anonymous: the published one
+	}
+	conversations := []*models.Conversation{aboutDraft, aboutPublished, aboutStrangers}
+	// visibleConversation[viewer][conversation]: participants only, showing their product.
+	visibleConversation := [][]bool{
+		{true, true, false},
+		{true, true, true},
+		{false, false, true},
+		{false, false, false},
+	}
+	productJSON := func(p *models.Product) string {
+		return fmt.Sprintf(`{"databaseId":%d,"title":%q}`, p.ID, p.Title)
+	}
+	const productFields = `... on Product { databaseId title }`
+	for vi, v := range viewers {
+		t.Run(v.name, func(t *testing.T) {
+			var ids, wantNodes []string
+			for pi, p := range products {
+				id := models.GlobalID(models.TypeProduct, p.ID)
+				want := "null"
+				if visible[vi][pi] {
+					want = productJSON(p)
+				}
+				ids, wantNodes = append(ids, id), append(wantNodes, want)
+				res := s.graphql(v.cookie, `query($id: ID!) { node(id: $id) { `+productFields+` } }`, map[string]any{"id": id})
+				if string(res.Data) != `{"node":`+want+`}` || len(res.Errors) != 0 {
+					t.Errorf("node(%q) = %s %+v, want %s", p.Title, res.Data, res.Errors, want)
+				}
+			}
+			before := s.statements()
+			res := s.graphql(v.cookie, `query($ids: [ID!]!) { nodes(ids: $ids) { `+productFields+` } }`, map[string]any{"ids": ids})
+			if want := `{"nodes":[` + strings.Join(wantNodes, ",") + `]}`; string(res.Data) != want || len(res.Errors) != 0 {
+				t.Errorf("nodes = %s %+v\nwant %s", res.Data, res.Errors, want)
+			}
+			wantStatements := 2 // the session, then every product in one statement
+			if v.cookie == "" {
+				wantStatements = 1
+			}
+			if got := s.statements() - before; got != wantStatements {
+				t.Errorf("nodes of %d products: %d statements, want %d", len(ids), got, wantStatements)
+			}
+			for ci, c := range conversations {
+				want := "null"
+				if visibleConversation[vi][ci] {
+					var p *models.Product
+					for _, candidate := range products {
+						if candidate.ID == c.ProductID {
+							p = candidate
+						}
+					}
+					want = `{"product":` + productJSON(p) + `}`
+				}
+				res := s.graphql(v.cookie, `query($id: ID!) { node(id: $id) { ... on Conversation { product { databaseId title } } } }`,
+					map[string]any{"id": models.GlobalID(models.TypeConversation, c.ID)})
+				if string(res.Data) != `{"node":`+want+`}` || len(res.Errors) != 0 {
+					t.Errorf("conversation %d: %s %+v, want %s", c.ID, res.Data, res.Errors, want)
+				}
+			}
+		})
+	}
+	// Through the inbox, GraphQL and REST: each seller sees the products of their conversations.
+	for _, tt := range []struct {
+		name     string
+		cookie   string
+		products []*models.Product
+	}{
+		{"seller", viewers[0].cookie, []*models.Product{draft, published}},
+		{"stranger", viewers[2].cookie, []*models.Product{strangers}},
+	} {
+		t.Run(tt.name+"'s inbox", func(t *testing.T) {
+			var graphQL, rest []string
+			for _, p := range tt.products {
+				graphQL = append(graphQL, `{"product":`+productJSON(p)+`}`)
+				rest = append(rest, fmt.Sprintf(`%d %s`, p.ID, p.Title))
+			}
+			res := s.graphql(tt.cookie, `{ vendorConversations { nodes { product { databaseId title } } } }`, nil)
+			if want := `{"vendorConversations":{"nodes":[` + strings.Join(graphQL, ",") + `]}}`; string(res.Data) != want || len(res.Errors) != 0 {
+				t.Errorf("GraphQL inbox = %s %+v, want %s", res.Data, res.Errors, want)
+			}
+			var got []string
+			for _, c := range s.restPage("", tt.cookie).Data {
+				p := c["product"].(map[string]any)
+				got = append(got, fmt.Sprintf(`%v %v`, p["id"], p["title"]))
+			}
+			if !slices.Equal(got, rest) {
+				t.Errorf("REST inbox products = %q, want %q", got, rest)
+			}
+		})
 	}
 }
 
@@ -968,6 +1119,85 @@ func TestRESTErrors(t *testing.T) {
 	}
 }
 
+// TestSignedCursorsOutsideTheStoredTimeRangeAreInvalid: a cursor signed with the server's own
+// key but carrying a time the databases cannot represent faithfully is a client error on both
+// APIs, never an internal one; the first and last µs of years 1 to 9999 are served.
+func TestSignedCursorsOutsideTheStoredTimeRangeAreInvalid(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
+	cookie := s.session(1)
+	all := s.inboxOrder(1)
+	signed := func(at time.Time) string {
+		return models.NewCursors([]byte(testCursorSecret)).Encode(models.InboxKey{UpdatedAt: at, ID: 1})
+	}
+	first := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	last := time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	const restRefusal = `{"error":{"code":"invalid_cursor","message":"cursor must be a meta.next_cursor value from a previous page, passed unchanged; omit it for the first page"}}` + "\n"
+	tests := []struct {
+		name      string
+		at        time.Time
+		after     []int64 // the page after the cursor; nil: refused
+		beforeAll bool    // whether last/before the cursor is the whole inbox (else empty)
+	}{
+		{"min int64 µs", time.UnixMicro(math.MinInt64), nil, false},
+		{"max int64 µs", time.UnixMicro(math.MaxInt64), nil, false},
+		{"year 10000", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), nil, false},
+		{"1 µs before year 1", first.Add(-time.Microsecond), nil, false},
+		{"year 294277, past PostgreSQL's last", time.Date(294277, 1, 1, 0, 0, 0, 0, time.UTC), nil, false},
+		{"first µs of year 1", first, []int64{}, true},
+		{"last µs of year 9999", last, all, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cursor := signed(tt.at)
+			res, body := s.restCall(http.MethodGet, "cursor="+cursor, cookie)
+			gAfter := s.graphql(cookie, `query($c: String) { vendorConversations(first: 100, after: $c) { nodes { databaseId } } }`, map[string]any{"c": cursor})
+			gBefore := s.graphql(cookie, `query($c: String) { vendorConversations(last: 100, before: $c) { nodes { databaseId } } }`, map[string]any{"c": cursor})
+			if tt.after == nil {
+				if res.StatusCode != http.StatusBadRequest || string(body) != restRefusal {
+					t.Fatalf("REST: %d %s, want 400 %s", res.StatusCode, body, restRefusal)
+				}
+				for field, g := range map[string]gqlResponse{"after": gAfter, "before": gBefore} {
+					if len(g.Errors) != 1 || g.code() != "BAD_USER_INPUT" || g.Errors[0].Extensions["field"] != field || string(g.Data) != "null" {
+						t.Fatalf("GraphQL %s: %s %+v, want only BAD_USER_INPUT on %s", field, g.Data, g.Errors, field)
+					}
+				}
+				return
+			}
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("REST: %d %s", res.StatusCode, body)
+			}
+			var p restPage
+			if err := json.Unmarshal(body, &p); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.ids(); !slices.Equal(got, tt.after) {
+				t.Fatalf("REST after the cursor: %v, want %v", got, tt.after)
+			}
+			wantAfter := graphQLIDs(tt.after)
+			wantBefore := graphQLIDs(nil)
+			if tt.beforeAll {
+				wantBefore = graphQLIDs(all)
+			}
+			if string(gAfter.Data) != wantAfter || len(gAfter.Errors) != 0 {
+				t.Fatalf("GraphQL after: %s %+v, want %s", gAfter.Data, gAfter.Errors, wantAfter)
+			}
+			if string(gBefore.Data) != wantBefore || len(gBefore.Errors) != 0 {
+				t.Fatalf("GraphQL before: %s %+v, want %s", gBefore.Data, gBefore.Errors, wantBefore)
+			}
+		})
+	}
+}
+
+// graphQLIDs is the data of a vendorConversations query selecting nodes { databaseId }.
+func graphQLIDs(ids []int64) string {
+	nodes := make([]string, len(ids))
+	for i, id := range ids {
+		nodes[i] = fmt.Sprintf(`{"databaseId":%d}`, id)
+	}
+	return `{"vendorConversations":{"nodes":[` + strings.Join(nodes, ",") + `]}}`
+}
+
 func TestRESTPaginatesToTheEnd(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, seed.Options{Vendors: 2, Conversations: 130, Messages: 1, Seed: 6})
@@ -1033,8 +1263,9 @@ func TestOpenAPIIsServed(t *testing.T) {
 
 func TestLoadConfig(t *testing.T) {
 	t.Parallel()
+	const secret = "0123456789abcdef0123456789abcdef" // 32 bytes: the shortest accepted
 	defaults := func(change func(*config)) config {
-		c := config{Addr: ":8080", DataDir: "data", CursorSecret: devCursorSecret, AutoMigrate: true,
+		c := config{Addr: ":8080", DataDir: "data", CursorSecret: secret, AutoMigrate: true,
 			Introspection: true, MaxTokens: 2000, MaxSelections: 500, MaxDepth: 12, MaxComplexity: 20000, MaxAliases: 30,
 			MaxErrors: 100, CacheBytes: 32 << 20, MaxBodyBytes: 64 << 10,
 			RequestTimeout: 10 * time.Second, ShutdownGrace: 15 * time.Second, DBMaxOpenConns: 20, DBStatementTimeout: 5 * time.Second}
@@ -1047,22 +1278,24 @@ func TestLoadConfig(t *testing.T) {
 		want    config
 		wantErr string
 	}{
-		{"nothing set: embedded database in demo mode", nil,
-			defaults(func(c *config) { c.DatabaseURL, c.Demo, c.DemoLogin = "sqlite:data/partizap.db", true, true }), ""},
-		{"PostgreSQL: no demo", map[string]string{"DATABASE_URL": "postgres://u@h/db", "ADDR": ":9000", "CURSOR_SECRET": "s"},
-			defaults(func(c *config) { c.DatabaseURL, c.Addr, c.CursorSecret = "postgres://u@h/db", ":9000", "s" }), ""},
-		{"data dir and switches", map[string]string{"DATA_DIR": "/var/lib/pz", "AUTO_MIGRATE": "false", "DEMO": "0", "GRAPHQL_INTROSPECTION": "false"},
+		{"nothing set: embedded database in demo mode, with the demo's key", nil,
+			defaults(func(c *config) {
+				c.DatabaseURL, c.Demo, c.DemoLogin, c.CursorSecret = "sqlite:data/partizap.db", true, true, ""
+			}), ""},
+		{"PostgreSQL: no demo", map[string]string{"DATABASE_URL": "postgres://u@h/db", "ADDR": ":9000", "CURSOR_SECRET": secret},
+			defaults(func(c *config) { c.DatabaseURL, c.Addr = "postgres://u@h/db", ":9000" }), ""},
+		{"data dir and switches", map[string]string{"DATA_DIR": "/var/lib/pz", "AUTO_MIGRATE": "false", "DEMO": "0", "GRAPHQL_INTROSPECTION": "false", "CURSOR_SECRET": secret},
 			defaults(func(c *config) {
 				c.DatabaseURL, c.DataDir, c.AutoMigrate, c.Introspection = "sqlite:/var/lib/pz/partizap.db", "/var/lib/pz", false, false
 			}), ""},
 		{"limits and timeouts", map[string]string{"DATABASE_URL": "sqlite:x.db", "GRAPHQL_MAX_DEPTH": "5", "GRAPHQL_MAX_COMPLEXITY": "100",
 			"GRAPHQL_MAX_ALIASES": "2", "MAX_BODY_BYTES": "1024", "REQUEST_TIMEOUT": "2s", "SHUTDOWN_GRACE": "1m",
-			"DB_MAX_OPEN_CONNS": "4", "DB_STATEMENT_TIMEOUT": "500ms"},
+			"DB_MAX_OPEN_CONNS": "4", "DB_STATEMENT_TIMEOUT": "500ms", "CURSOR_SECRET": secret},
 			defaults(func(c *config) {
 				c.DatabaseURL, c.MaxDepth, c.MaxComplexity, c.MaxAliases, c.MaxBodyBytes = "sqlite:x.db", 5, 100, 2, 1024
 				c.RequestTimeout, c.ShutdownGrace, c.DBMaxOpenConns, c.DBStatementTimeout = 2*time.Second, time.Minute, 4, 500*time.Millisecond
 			}), ""},
-		{"CORS origins", map[string]string{"DATABASE_URL": "sqlite:x.db", "CORS_ALLOWED_ORIGINS": "https://app.partizap.ru, http://localhost:5173/"},
+		{"CORS origins", map[string]string{"DATABASE_URL": "sqlite:x.db", "CORS_ALLOWED_ORIGINS": "https://app.partizap.ru, http://localhost:5173/", "CURSOR_SECRET": secret},
 			defaults(func(c *config) {
 				c.DatabaseURL, c.CORSAllowedOrigins = "sqlite:x.db", []string{"https://app.partizap.ru", "http://localhost:5173"}
 			}), ""},
@@ -1071,6 +1304,26 @@ func TestLoadConfig(t *testing.T) {
 		{"bad switch", map[string]string{"DEMO": "yes please"}, config{}, `DEMO must be true or false, not "yes please"`},
 		{"bad number", map[string]string{"GRAPHQL_MAX_DEPTH": "-1"}, config{}, `GRAPHQL_MAX_DEPTH must be a positive integer, not "-1"`},
 		{"bad duration", map[string]string{"REQUEST_TIMEOUT": "10"}, config{}, `REQUEST_TIMEOUT must be a positive duration such as 5s, not "10"`},
+		{"metrics on their own address", map[string]string{"METRICS_ADDR": "127.0.0.1:9090"},
+			defaults(func(c *config) {
+				c.DatabaseURL, c.Demo, c.DemoLogin, c.CursorSecret, c.MetricsAddr = "sqlite:data/partizap.db", true, true, "", "127.0.0.1:9090"
+			}), ""},
+		{"PostgreSQL without a cursor secret", map[string]string{"DATABASE_URL": "postgres://u@h/db"}, config{}, missingSecret},
+		{"embedded database with DEMO=false and no cursor secret", map[string]string{"DEMO": "false"}, config{}, missingSecret},
+		{"31-byte cursor secret", map[string]string{"DATABASE_URL": "postgres://u@h/db", "CURSOR_SECRET": secret[:31]}, config{},
+			"CURSOR_SECRET is 31 bytes long; it must be at least 32 (e.g. openssl rand -hex 32)"},
+		{"short cursor secret in demo mode", map[string]string{"CURSOR_SECRET": "test-secret"}, config{},
+			"CURSOR_SECRET is 11 bytes long; it must be at least 32 (e.g. openssl rand -hex 32)"},
+		{"32-byte cursor secret", map[string]string{"DATABASE_URL": "postgres://u@h/db", "CURSOR_SECRET": secret},
+			defaults(func(c *config) { c.DatabaseURL = "postgres://u@h/db" }), ""},
+		{"demo mode on PostgreSQL without a cursor secret", map[string]string{"DATABASE_URL": "postgres://u@h/db", "DEMO": "true"},
+			defaults(func(c *config) {
+				c.DatabaseURL, c.Demo, c.DemoLogin, c.CursorSecret = "postgres://u@h/db", true, true, ""
+			}), ""},
+		{"demo mode with a cursor secret", map[string]string{"CURSOR_SECRET": secret + "-and-more"},
+			defaults(func(c *config) {
+				c.DatabaseURL, c.Demo, c.DemoLogin, c.CursorSecret = "sqlite:data/partizap.db", true, true, secret+"-and-more"
+			}), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1088,6 +1341,8 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+const missingSecret = "CURSOR_SECRET is required outside demo mode: set it to at least 32 random bytes, the same on every instance (e.g. openssl rand -hex 32)"
+
 // TestBadDatabaseURLFailsInOneLine runs the real command with databases it cannot use.
 func TestBadDatabaseURLFailsInOneLine(t *testing.T) {
 	t.Parallel()
@@ -1100,7 +1355,7 @@ func TestBadDatabaseURLFailsInOneLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := map[string]string{"DATABASE_URL": tt.url}
+			env := map[string]string{"DATABASE_URL": tt.url, "CURSOR_SECRET": testCursorSecret}
 			err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err == nil {
 				t.Fatal("no error")
@@ -1159,6 +1414,128 @@ func TestFirstStartSeedsAndPrintsAWorkingSession(t *testing.T) {
 		if p := s.restPage("limit=2", cookie); len(p.Data) != 2 || !p.Meta.HasMore {
 			t.Fatalf("start %d: the printed session got %d conversations", start, len(p.Data))
 		}
+	}
+}
+
+// TestDemoCursorKeySurvivesARestart: in demo mode without CURSOR_SECRET the key is random,
+// kept in DATA_DIR, so a cursor handed out before a restart still pages after it; another
+// data directory has another key; a damaged key file stops the start in one line.
+func TestDemoCursorKeySurvivesARestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	start := func(dataDir string) (*app, *testServer, string) {
+		t.Helper()
+		cfg, err := loadConfig(func(k string) string { return map[string]string{"DATA_DIR": dataDir}[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := openApp(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(a.handler())
+		var out bytes.Buffer
+		if err := a.greet(context.Background(), cfg, srv.Listener.Addr(), &out); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close(); a.close() })
+		return a, &testServer{t: t, url: srv.URL, db: a.db, app: a}, out.String()
+	}
+	keyFile := filepath.Join(dir, "cursor-secret")
+	first, s, greeting := start(dir)
+	if want := "  cursors:    signed with the demo key in " + keyFile + " (outside demo mode, set CURSOR_SECRET)\n"; !strings.Contains(greeting, want) {
+		t.Fatalf("greeting lacks %q:\n%s", want, greeting)
+	}
+	info, err := os.Stat(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := os.ReadFile(keyFile)
+	if info.Mode().Perm() != 0o600 || len(key) != 65 || strings.Trim(string(key[:64]), "0123456789abcdef") != "" || key[64] != '\n' {
+		t.Fatalf("%s: mode %v, content %q; want 0600 and 64 hex digits", keyFile, info.Mode().Perm(), key)
+	}
+	cookie := s.session(1)
+	next := *s.restPage("limit=2", cookie).Meta.NextCursor
+	first.close()
+
+	_, s, _ = start(dir)
+	if got, want := s.restPage("limit=2&cursor="+next, cookie).ids(), s.inboxOrder(1)[2:4]; !slices.Equal(got, want) {
+		t.Fatalf("after a restart, the page after the old cursor = %v, want %v", got, want)
+	}
+	if after, _ := os.ReadFile(keyFile); !bytes.Equal(after, key) {
+		t.Fatalf("the restart replaced the key")
+	}
+
+	other, _, _ := start(t.TempDir())
+	if _, err := other.cursors.Decode(next); err != models.ErrInvalidCursor {
+		t.Fatalf("another data directory accepts the cursor (%v): its key is not its own", err)
+	}
+
+	damaged := t.TempDir()
+	if err := os.WriteFile(filepath.Join(damaged, "cursor-secret"), []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DATA_DIR": damaged}
+	err = run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if want := filepath.Join(damaged, "cursor-secret") + " holds no key of at least 32 bytes: delete it, and the next start makes a new one"; err == nil || err.Error() != want {
+		t.Fatalf("start with a damaged key file: %v, want %q", err, want)
+	}
+}
+
+// TestNoCursorSecretFailsBeforeConnecting runs the real command against a listener standing in
+// for PostgreSQL: without a usable CURSOR_SECRET it stops with one line and never dials; with
+// one, it does dial (so the listener would have seen the others).
+func TestNoCursorSecretFailsBeforeConnecting(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, command, secret, wantErr string
+	}{
+		{"serve, no secret", "serve", "", missingSecret},
+		{"serve, 31 bytes", "serve", strings.Repeat("k", 31), "CURSOR_SECRET is 31 bytes long; it must be at least 32 (e.g. openssl rand -hex 32)"},
+		{"migrate, no secret", "migrate", "", missingSecret},
+		{"serve, a good secret dials", "serve", testCursorSecret, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fake.Close()
+			dialed := make(chan struct{}, 1)
+			go func() {
+				if c, err := fake.Accept(); err == nil {
+					dialed <- struct{}{} // before Close, so that run cannot return before it
+					c.Close()
+				}
+			}()
+			env := map[string]string{
+				"DATABASE_URL":  "postgres://postgres@" + fake.Addr().String() + "/db?sslmode=disable&connect_timeout=5",
+				"ADDR":          "127.0.0.1:0",
+				"CURSOR_SECRET": tt.secret,
+			}
+			err = run(context.Background(), []string{tt.command}, func(k string) string { return env[k] }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err == nil {
+				t.Fatal("run succeeded")
+			}
+			select {
+			case <-dialed:
+				if tt.wantErr != "" {
+					t.Fatalf("run dialled the database before refusing (%v)", err)
+				}
+			default:
+				if tt.wantErr == "" {
+					t.Fatalf("run failed without dialling: %v", err)
+				}
+			}
+			if tt.wantErr != "" && err.Error() != tt.wantErr {
+				t.Fatalf("error %q, want %q", err, tt.wantErr)
+			}
+		})
 	}
 }
 
@@ -1420,6 +1797,64 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// TestGraphQLResponsesAreNeverStored: every answer of /graphql, successful or not, whoever
+// writes it, forbids caches to keep it.
+func TestGraphQLResponsesAreNeverStored(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "CORS_ALLOWED_ORIGINS": "https://app.partizap.ru"})
+	const query = `{"query":"{ viewer { id } }"}`
+	jsonBody := map[string]string{"Content-Type": "application/json"}
+	tests := []struct {
+		name, method, path string
+		header             map[string]string
+		body               string
+		status             int
+	}{
+		{"POST query", "POST", "/graphql", jsonBody, query, 200},
+		{"GET query", "GET", "/graphql?query=" + url.QueryEscape("{ viewer { id } }"), nil, "", 200},
+		{"unauthenticated vendor data", "POST", "/graphql", jsonBody, `{"query":"{ vendorConversations { totalCount } }"}`, 200},
+		{"malformed JSON", "POST", "/graphql", jsonBody, `{"query":`, 400},
+		{"parse error", "POST", "/graphql", jsonBody, `{"query":"{"}`, 422},
+		{"GET mutation", "GET", "/graphql?query=" + url.QueryEscape("mutation { viewer { id } }"), nil, "", 422},
+		{"GET without a query", "GET", "/graphql", nil, "", 422},
+		{"not JSON", "POST", "/graphql", map[string]string{"Content-Type": "text/plain"}, query, 415},
+		{"body over the limit", "POST", "/graphql", jsonBody, `{"query":"{ viewer { id } }` + strings.Repeat(" ", 64<<10) + `"}`, 413},
+		{"HTML only accepted", "POST", "/graphql", map[string]string{"Content-Type": "application/json", "Accept": "text/html"}, query, 406},
+		{"PUT", "PUT", "/graphql", jsonBody, query, 405},
+		{"DELETE", "DELETE", "/graphql", nil, "", 405},
+		{"allowed preflight", "OPTIONS", "/graphql", map[string]string{"Origin": "https://app.partizap.ru", "Access-Control-Request-Method": "POST"}, "", 204},
+		{"refused preflight", "OPTIONS", "/graphql", map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, "", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := s.rawRequest(tt.method, tt.path, tt.header, tt.body)
+			if cc := res.Header.Values("Cache-Control"); res.StatusCode != tt.status || len(cc) != 1 || cc[0] != "private, no-store" {
+				t.Fatalf("%d, Cache-Control %q (%s); want %d, [\"private, no-store\"]", res.StatusCode, res.Header.Values("Cache-Control"), body, tt.status)
+			}
+		})
+	}
+	t.Run("recovered panic", func(t *testing.T) {
+		// A nil store makes the session lookup panic in the middleware.
+		a := &app{store: models.NewStore(nil), cursors: models.NewCursors([]byte(testCursorSecret)), metrics: prometheus.NewRegistry(),
+			logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		a.cfg, _ = loadConfig(func(string) string { return "" })
+		srv := httptest.NewServer(a.handler())
+		defer srv.Close()
+		res, body := (&testServer{t: t, url: srv.URL}).rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json", "Cookie": models.SessionCookie + "=abc"}, query)
+		if res.StatusCode != 500 || res.Header.Get("Cache-Control") != "private, no-store" {
+			t.Fatalf("%d, Cache-Control %q (%s); want 500, \"private, no-store\"", res.StatusCode, res.Header.Get("Cache-Control"), body)
+		}
+	})
+	t.Run("other endpoints keep their own", func(t *testing.T) {
+		for path, want := range map[string]string{"/healthz": "", "/openapi.json": "", "/playground": "no-cache"} {
+			if res, _ := s.rawRequest("GET", path, nil, ""); res.Header.Get("Cache-Control") != want {
+				t.Errorf("GET %s: Cache-Control %q, want %q", path, res.Header.Get("Cache-Control"), want)
+			}
+		}
+	})
+}
+
 // TestInternalErrorsLeakNothing breaks the database under a running server and checks that
 // clients get a generic message with the request id while the log gets the details.
 func TestInternalErrorsLeakNothing(t *testing.T) {
@@ -1517,7 +1952,7 @@ func TestHeaderSizeLimit(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, listener) }()
+	go func() { done <- a.serve(ctx, listener, nil) }()
 	defer func() { cancel(); <-done }()
 	req, _ := http.NewRequest("GET", "http://"+listener.Addr().String()+"/healthz", nil)
 	req.Header.Set("X-Filler", strings.Repeat("x", 128<<10))
@@ -1613,7 +2048,7 @@ func TestGracefulShutdown(t *testing.T) {
 	addr := listener.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.app.serve(ctx, listener) }()
+	go func() { done <- s.app.serve(ctx, listener, nil) }()
 
 	// The request is in flight: headers sent, half of its body still to come.
 	body := `{"query":"{ viewer { id } }"}`
@@ -1646,6 +2081,163 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("serve returned %v after a clean shutdown", err)
+	}
+}
+
+// TestMetricsAddress: without METRICS_ADDR the service's handler serves /metrics; with it, it
+// does not (the metrics server does, see TestMetricsServer).
+func TestMetricsAddress(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	for _, tt := range []struct {
+		name, metricsAddr string
+		status            int
+	}{
+		{"METRICS_ADDR unset", "", 200},
+		{"METRICS_ADDR set", "127.0.0.1:9", 404},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "METRICS_ADDR": tt.metricsAddr})
+			res, body := s.rawRequest("GET", "/metrics", nil, "")
+			if res.StatusCode != tt.status || strings.Contains(string(body), "bff_db_queries_total") != (tt.status == 200) {
+				t.Fatalf("GET /metrics: %d %.200s; want %d", res.StatusCode, body, tt.status)
+			}
+			if res, _ := s.rawRequest("GET", "/healthz", nil, ""); res.StatusCode != 200 {
+				t.Fatalf("GET /healthz: %d", res.StatusCode)
+			}
+		})
+	}
+}
+
+// TestMetricsServer runs serve with a metrics listener: /metrics is there and only there,
+// behind the same timeouts; on shutdown both listeners stop accepting while an in-flight
+// metrics request still completes; and when one server fails, the other is stopped too.
+func TestMetricsServer(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "METRICS_ADDR": "127.0.0.1:0", "SHUTDOWN_GRACE": "5s"})
+	a := s.app
+	main, srv := a.httpServer(), a.metricsServer()
+	if srv.ReadHeaderTimeout != main.ReadHeaderTimeout || srv.ReadTimeout != main.ReadTimeout || srv.WriteTimeout != main.WriteTimeout ||
+		srv.IdleTimeout != main.IdleTimeout || srv.MaxHeaderBytes != main.MaxHeaderBytes || srv.ReadHeaderTimeout == 0 {
+		t.Fatalf("the metrics server's limits differ from the main one's: %+v", srv)
+	}
+	listen := func() (net.Listener, string) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l, "http://" + l.Addr().String()
+	}
+	mainListener, mainURL := listen()
+	metricsListener, metricsURL := listen()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx, mainListener, metricsListener) }()
+
+	get := func(url string) (int, string) {
+		t.Helper()
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(body)
+	}
+	for _, tt := range []struct {
+		url    string
+		status int
+	}{
+		{metricsURL + "/metrics", 200},
+		{metricsURL + "/healthz", 404},
+		{metricsURL + "/graphql?query=%7Bviewer%7Bid%7D%7D", 404},
+		{metricsURL + "/vendor/conversations", 404},
+		{mainURL + "/metrics", 404},
+		{mainURL + "/healthz", 200},
+	} {
+		status, body := get(tt.url)
+		if status != tt.status || strings.Contains(body, "bff_db_queries_total") != (tt.status == 200 && strings.HasSuffix(tt.url, "/metrics")) {
+			t.Fatalf("GET %s: %d %.200s; want %d", tt.url, status, body, tt.status)
+		}
+	}
+
+	// A collector that waits keeps a metrics request in flight across the shutdown.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	a.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "test_slow_gauge", Help: "Waits for the test."}, func() float64 {
+		once.Do(func() { close(entered) })
+		<-release
+		return 1
+	}))
+	inFlight := make(chan string, 1)
+	go func() {
+		res, err := http.Get(metricsURL + "/metrics")
+		if err != nil {
+			inFlight <- err.Error()
+			return
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		inFlight <- fmt.Sprint(res.StatusCode, " ", strings.Contains(string(body), "test_slow_gauge 1"))
+	}()
+	<-entered
+	cancel()
+	time.Sleep(100 * time.Millisecond) // let Shutdown close the listeners
+	for _, addr := range []net.Addr{mainListener.Addr(), metricsListener.Addr()} {
+		if c, err := net.DialTimeout("tcp", addr.String(), time.Second); err == nil {
+			c.Close()
+			t.Fatalf("%s accepted a connection during shutdown", addr)
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("serve returned (%v) before the in-flight metrics request finished", err)
+	default:
+	}
+	close(release)
+	if got := <-inFlight; got != "200 true" {
+		t.Fatalf("in-flight metrics request: %s, want 200 with the gauge", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v after a clean shutdown", err)
+	}
+
+	t.Run("one server failing stops the other", func(t *testing.T) {
+		mainListener, _ := listen()
+		broken, _ := listen()
+		broken.Close()
+		errc := make(chan error, 1)
+		go func() { errc <- a.serve(context.Background(), mainListener, broken) }()
+		select {
+		case err := <-errc:
+			if err == nil || !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("serve = %v, want the closed listener's error", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve kept running with its metrics listener gone")
+		}
+		if c, err := net.DialTimeout("tcp", mainListener.Addr().String(), time.Second); err == nil {
+			c.Close()
+			t.Fatal("the main server still accepts after the metrics server failed")
+		}
+	})
+}
+
+// TestServeListensOnMetricsAddr: the serve command listens on METRICS_ADDR, and says which
+// setting is at fault when it cannot.
+func TestServeListensOnMetricsAddr(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	env := map[string]string{"DATA_DIR": t.TempDir(), "DEMO": "false", "CURSOR_SECRET": testCursorSecret, "ADDR": "127.0.0.1:0", "METRICS_ADDR": taken.Addr().String()}
+	err = run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if want := "METRICS_ADDR: listen tcp " + taken.Addr().String() + ": bind: address already in use"; err == nil || err.Error() != want {
+		t.Fatalf("run = %v, want %q", err, want)
 	}
 }
 
@@ -1763,9 +2355,12 @@ func serveFuzz(t *testing.T, h http.Handler, req *http.Request) *httptest.Respon
 // bad input must be a 4xx, never a 5xx or a panic.
 func FuzzQueryString(f *testing.F) {
 	h, cookie := fuzzServer(f)
+	cursors := models.NewCursors([]byte(testCursorSecret))
 	for _, seed := range []string{
 		"", "limit=1", "limit=100", "limit=101", "limit=0", "limit=-1", "limit=1&limit=2", "limit=%zz",
-		"cursor=AQAGXD-dxqQAAAAAAAAAAAEUqtqDK_I1pQOKwM8", "cursor=%27%20OR%201%3D1--", "cursor=" + strings.Repeat("A", 4096),
+		"cursor=" + cursors.Encode(models.InboxKey{UpdatedAt: time.Date(2026, 9, 24, 19, 29, 20, 0, time.UTC), ID: 1}),
+		"cursor=" + cursors.Encode(models.InboxKey{UpdatedAt: time.Date(294277, 1, 1, 0, 0, 0, 0, time.UTC), ID: 1}), // signed, past PostgreSQL's last year
+		"cursor=%27%20OR%201%3D1--", "cursor=" + strings.Repeat("A", 4096),
 		"query=%7B%20viewer%20%7B%20id%20%7D%20%7D", "query=%7B%20vendorConversations(first%3A%20-1)%20%7B%20totalCount%20%7D%20%7D",
 		"query=mutation%7Bx%7D", "query={", "query=%00", "variables=%7B", "extensions=%7B%22persistedQuery%22%3A1%7D",
 	} {

@@ -117,7 +117,8 @@ func seed(ctx context.Context, opts options, server string, logf func(string, ..
 	ctx, cancel := context.WithTimeout(ctx, seedTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, server, args...)
-	cmd.Env = serviceEnv(map[string]string{"DATABASE_URL": opts.DatabaseURL})
+	// Every command of the server reads the same configuration, CURSOR_SECRET included.
+	cmd.Env = serviceEnv(map[string]string{"DATABASE_URL": opts.DatabaseURL, "CURSOR_SECRET": benchCursorSecret})
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = &teeWriter{&stderr, os.Stderr}

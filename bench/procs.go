@@ -26,7 +26,7 @@ import (
 
 // benchCursorSecret signs cursors in both the server and the floor: the same key makes their
 // cursors, and so their pages, byte-identical, and lets the deep cursor work on both.
-const benchCursorSecret = "partizap-bench-cursor-secret"
+const benchCursorSecret = "partizap-bench-cursor-secret-0123456789"
 
 // buildServer builds the real server binary, as deployed, from the repository root.
 func buildServer(ctx context.Context, root, dir string) (string, error) {
@@ -44,7 +44,7 @@ func buildServer(ctx context.Context, root, dir string) (string, error) {
 // serviceVariables are the environment variables the service reads (README.md,
 // "Configuration").
 var serviceVariables = []string{
-	"ADDR", "DATABASE_URL", "DATA_DIR", "DEMO", "AUTO_MIGRATE", "CURSOR_SECRET",
+	"ADDR", "METRICS_ADDR", "DATABASE_URL", "DATA_DIR", "DEMO", "AUTO_MIGRATE", "CURSOR_SECRET",
 	"GRAPHQL_INTROSPECTION", "GRAPHQL_MAX_DEPTH", "GRAPHQL_MAX_COMPLEXITY", "GRAPHQL_MAX_ALIASES",
 	"MAX_BODY_BYTES", "CORS_ALLOWED_ORIGINS", "REQUEST_TIMEOUT", "SHUTDOWN_GRACE",
 	"DB_MAX_OPEN_CONNS", "DB_STATEMENT_TIMEOUT",
@@ -68,7 +68,7 @@ func serviceEnv(set map[string]string) []string {
 }
 
 // fixedServiceEnv are the variables the bench sets itself for the server.
-var fixedServiceEnv = []string{"ADDR", "DATABASE_URL", "DEMO", "CURSOR_SECRET"}
+var fixedServiceEnv = []string{"ADDR", "METRICS_ADDR", "DATABASE_URL", "DEMO", "CURSOR_SECRET"}
 
 // inheritedServiceEnv lists the service's variables this run passed through from its own
 // environment: settings that make it differ from the defaults.
@@ -201,6 +201,8 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 		"ADDR":          serverAddr,
 		"DEMO":          "false",
 		"CURSOR_SECRET": benchCursorSecret,
+		// Empty: /metrics on the server's own address, where the bench reads the statements.
+		"METRICS_ADDR": "",
 	})
 	if b.server, err = startChild(ctx, "server", filepath.Join(dir, "server.log"), server, []string{"serve"}, env); err != nil {
 		return nil, err
@@ -256,7 +258,7 @@ func signIn(ctx context.Context, server, databaseURL string, userID int64) (stri
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, server, "session", "--user", strconv.FormatInt(userID, 10), "--ttl", "2h")
-	cmd.Env = serviceEnv(map[string]string{"DATABASE_URL": databaseURL})
+	cmd.Env = serviceEnv(map[string]string{"DATABASE_URL": databaseURL, "CURSOR_SECRET": benchCursorSecret})
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -219,7 +219,7 @@ func (r *report) render(w io.Writer, notes string) {
 	p("")
 	p("- concurrency %s; each run %s, after an unmeasured warm-up of %s", joinInts(o.Concurrency), o.Duration, o.Warmup)
 	p("- the deep page is page %d of 20 (its cursor found by paging from the first)", o.DeepPage)
-	p("- the service: `DEMO=false`, a fixed `CURSOR_SECRET`, every other setting %s", envNote(r.Env))
+	p("- the service: `DEMO=false`, a fixed `CURSOR_SECRET`, `METRICS_ADDR` unset, every other setting %s", envNote(r.Env))
 	p("- the floor: a process of its own (`bench floor`), a pgx pool of 20 connections like the service's")
 	p("- load: a closed loop in Go, one client per concurrent user, each sending its next request when")
 	p("  the previous answer has been read whole; keep-alive connections; an answer is an error unless")

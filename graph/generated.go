@@ -726,7 +726,11 @@ type Conversation implements Node {
   updatedAt: Time!
 }
 
-"A listed auto part."
+"""
+A listed auto part. Visible to its seller, to anyone once published, and to every participant
+of a conversation about it (a buyer keeps seeing the part they talk about when the seller takes
+it back to draft); to anyone else it does not exist: ` + "`" + `node` + "`" + ` answers null.
+"""
 type Product implements Node {
   id: ID!
   "The id used by the REST API."

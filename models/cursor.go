@@ -61,8 +61,22 @@ func (c *Cursors) Decode(s string) (InboxKey, error) {
 		return InboxKey{}, ErrInvalidCursor
 	}
 	micros := int64(binary.BigEndian.Uint64(buf[1:9]))
+	if micros < minCursorMicros || micros > maxCursorMicros {
+		return InboxKey{}, ErrInvalidCursor
+	}
 	return InboxKey{UpdatedAt: time.UnixMicro(micros).UTC(), ID: id}, nil
 }
+
+// A cursor's time must lie in the years 1 to 9999 (UTC), at µs precision. That is where both
+// databases store and compare a timestamp faithfully: PostgreSQL's range is wider, but SQLite
+// keeps times as text, which sorts in time order only with four-digit years; and it is the
+// range Go can render as RFC 3339. No row has a time outside it, so a well-signed cursor
+// outside it is forged or corrupt, and is refused like any other rather than handed to the
+// driver to fail as an internal error.
+var (
+	minCursorMicros = time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxCursorMicros = time.Date(9999, time.December, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+)
 
 func (c *Cursors) tag(body []byte) []byte {
 	mac := hmac.New(sha256.New, c.key)

@@ -27,7 +27,9 @@ func FuzzCursorDecode(f *testing.F) {
 		valid,
 		c.Encode(models.InboxKey{UpdatedAt: time.UnixMicro(math.MinInt64).UTC(), ID: math.MaxInt64}),
 		c.Encode(models.InboxKey{UpdatedAt: time.UnixMicro(math.MaxInt64).UTC(), ID: 1}),
-		c.Encode(models.InboxKey{UpdatedAt: time.Unix(0, 0).UTC(), ID: -1}), // signed but id <= 0
+		c.Encode(models.InboxKey{UpdatedAt: time.Unix(0, 0).UTC(), ID: -1}),                       // signed but id <= 0
+		c.Encode(models.InboxKey{UpdatedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), ID: 1}), // signed but after year 9999
+		c.Encode(models.InboxKey{UpdatedAt: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), ID: 1}),     // the first time accepted
 		otherKey,                      // well-formed, signed with another key
 		"",                            // empty
 		"x" + valid[1:],               // one char changed, first
@@ -69,6 +71,9 @@ func FuzzCursorDecode(f *testing.F) {
 		if k.UpdatedAt.Location() != time.UTC {
 			t.Fatalf("Decode(%q) = %v: time not in UTC", s, k)
 		}
+		if y := k.UpdatedAt.Year(); y < 1 || y > 9999 {
+			t.Fatalf("Decode(%q) = %v: year outside 1 to 9999", s, k)
+		}
 		if got := c.Encode(k); got != s {
 			t.Fatalf("Decode(%q) = %v, but Encode of it = %q: not the canonical spelling", s, k, got)
 		}
@@ -83,8 +88,9 @@ func paddingBitsSet(c byte) string {
 	return string(alphabet[strings.IndexByte(alphabet, c)|3])
 }
 
-// FuzzCursorRoundTrip checks that every key with a positive id (and a time at µs precision,
-// as the database stores it) survives Encode then Decode unchanged.
+// FuzzCursorRoundTrip checks that every key with a positive id and a time at µs precision in
+// the years 1 to 9999, as the databases store it, survives Encode then Decode unchanged, and
+// that a key with a time outside those years is refused.
 func FuzzCursorRoundTrip(f *testing.F) {
 	for _, seed := range []struct{ micros, id int64 }{
 		{time.Date(2026, 11, 20, 9, 41, 7, 123456000, time.UTC).UnixMicro(), 42},
@@ -96,6 +102,9 @@ func FuzzCursorRoundTrip(f *testing.F) {
 		{1, 0},             // id 0: skipped
 		{1, -5},            // negative id: skipped
 		{1, math.MinInt64}, // skipped
+		{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), 1},                 // the first time accepted
+		{time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro(), 1}, // the last
+		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), 1},             // refused
 	} {
 		f.Add(seed.micros, seed.id)
 	}
@@ -107,6 +116,12 @@ func FuzzCursorRoundTrip(f *testing.F) {
 		want := models.InboxKey{UpdatedAt: time.UnixMicro(micros).UTC(), ID: id}
 		s := c.Encode(want)
 		got, err := c.Decode(s)
+		if y := want.UpdatedAt.Year(); y < 1 || y > 9999 {
+			if err != models.ErrInvalidCursor {
+				t.Fatalf("Decode(Encode(%v)) = %v, %v; want ErrInvalidCursor for a year outside 1 to 9999", want, got, err)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatalf("Decode(Encode(%v)) = %q: error %v", want, s, err)
 		}

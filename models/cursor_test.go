@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"encoding/base64"
+	"math"
 	"testing"
 	"time"
 
@@ -65,6 +66,45 @@ func TestCursorRejectsAnythingNotIssued(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := c.Decode(tt.cursor); err != models.ErrInvalidCursor {
 				t.Fatalf("Decode(%q) error = %v, want ErrInvalidCursor", tt.cursor, err)
+			}
+		})
+	}
+}
+
+// TestCursorTimesOutsideWhatTheDatabasesStoreAreRefused: a cursor signed with the right key
+// but carrying a time outside years 1 to 9999 is refused, as the databases cannot compare it
+// faithfully; the first and last µs of that range still decode.
+func TestCursorTimesOutsideWhatTheDatabasesStoreAreRefused(t *testing.T) {
+	c := models.NewCursors([]byte("k1"))
+	first := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	last := time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	tests := []struct {
+		name   string
+		micros int64
+		ok     bool
+	}{
+		{"min int64", math.MinInt64, false},
+		{"max int64", math.MaxInt64, false},
+		{"year 10000", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), false},
+		{"1 µs after year 9999", last.UnixMicro() + 1, false},
+		{"1 µs before year 1", first.UnixMicro() - 1, false},
+		{"year 4713 BC, PostgreSQL's first", time.Date(-4712, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), false},
+		{"first µs of year 1", first.UnixMicro(), true},
+		{"last µs of year 9999", last.UnixMicro(), true},
+		{"epoch", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := c.Encode(models.InboxKey{UpdatedAt: time.UnixMicro(tt.micros), ID: 3})
+			got, err := c.Decode(s)
+			if !tt.ok {
+				if err != models.ErrInvalidCursor || got != (models.InboxKey{}) {
+					t.Fatalf("Decode(cursor at %d µs) = %v, %v; want ErrInvalidCursor", tt.micros, got, err)
+				}
+				return
+			}
+			if want := (models.InboxKey{UpdatedAt: time.UnixMicro(tt.micros).UTC(), ID: 3}); err != nil || got != want {
+				t.Fatalf("Decode(cursor at %d µs) = %v, %v; want %v", tt.micros, got, err, want)
 			}
 		})
 	}

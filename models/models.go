@@ -3,7 +3,7 @@
 //
 // Every query that returns private data takes the viewer's user id as an argument, so no caller
 // can forget the visibility rule: a conversation, its participants and its messages are visible
-// only to the conversation's participants. Users and published products are public.
+// only to the conversation's participants; a product, see Product. Users are public.
 package models
 
 import (
@@ -25,7 +25,11 @@ type User struct {
 	CreatedAt     time.Time
 }
 
-// Product is a listing. It is public once PublishedAt is set; before that only its seller sees it.
+// Product is a listing. It is visible to its seller, to anyone once published (PublishedAt
+// set), and to every participant of a conversation about it: a buyer talking about a product
+// keeps seeing it when the seller takes it back to draft, and a conversation never shows a
+// product that node(id) would hide. Store.ProductsByID applies the rule in its query, so every
+// path to a product (node, nodes, a conversation's product) answers the same.
 type Product struct {
 	ID             int64 `gorm:"primaryKey"`
 	SellerID       int64
@@ -40,11 +44,6 @@ type Product struct {
 	AddressID      *string
 	PublishedAt    *time.Time
 	CreatedAt      time.Time
-}
-
-// VisibleTo reports whether viewerID (0 for nobody) may see the product.
-func (p *Product) VisibleTo(viewerID int64) bool {
-	return p.PublishedAt != nil || (viewerID != 0 && p.SellerID == viewerID)
 }
 
 // ProductImage is one picture of a product in six renditions; a product's images are shown in

@@ -666,6 +666,9 @@ func closeDB(db *gorm.DB) {
 	}
 }
 
+// cursorSecret is the CURSOR_SECRET of the servers started outside demo mode, which need one.
+const cursorSecret = "playground-tests-cursor-secret-0123456789"
+
 // TestDemoLoginIsOffOutsideDemoMode: DEMO_LOGIN=false, and PostgreSQL without DEMO_LOGIN, have
 // no such route; DEMO_LOGIN=true turns it on on PostgreSQL too.
 func TestDemoLoginIsOffOutsideDemoMode(t *testing.T) {
@@ -677,9 +680,9 @@ func TestDemoLoginIsOffOutsideDemoMode(t *testing.T) {
 		on   bool
 	}{
 		{"embedded database, DEMO_LOGIN=false", map[string]string{"DEMO_LOGIN": "false"}, false},
-		{"embedded database, DEMO=false", map[string]string{"DEMO": "false"}, false},
-		{"PostgreSQL", map[string]string{"DATABASE_URL": pgURL}, false},
-		{"PostgreSQL, DEMO_LOGIN=true", map[string]string{"DATABASE_URL": pgURL, "DEMO_LOGIN": "true"}, true},
+		{"embedded database, DEMO=false", map[string]string{"DEMO": "false", "CURSOR_SECRET": cursorSecret}, false},
+		{"PostgreSQL", map[string]string{"DATABASE_URL": pgURL, "CURSOR_SECRET": cursorSecret}, false},
+		{"PostgreSQL, DEMO_LOGIN=true", map[string]string{"DATABASE_URL": pgURL, "DEMO_LOGIN": "true", "CURSOR_SECRET": cursorSecret}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,8 +34,8 @@ type nodeRef struct {
 }
 
 // Nodes loads the objects one batch per type. An object the viewer may not see is null, exactly
-// like one that does not exist: conversations and messages are filtered by the viewer in their
-// queries, and products are checked here.
+// like one that does not exist: conversations, messages and products are filtered by the viewer
+// in their queries, the same ones their other paths read through the loaders.
 func (r queryResolver) Nodes(ctx context.Context, ids []string) ([]models.Node, error) {
 	if len(ids) > maxNodes {
 		return nil, &models.Error{Code: models.EINVALID, Field: "ids", Message: fmt.Sprintf("ids may hold at most %d ids", maxNodes)}
@@ -54,15 +54,12 @@ func (r queryResolver) Nodes(ctx context.Context, ids []string) ([]models.Node, 
 		return nil, err
 	}
 	l := loaders.For(ctx)
-	viewerID := models.ViewerID(ctx)
 	found := map[nodeRef]models.Node{}
 	for _, load := range []func() error{
-		func() error { return collect(ctx, l.ConversationByID, models.TypeConversation, byType, found, nil) },
-		func() error { return collect(ctx, l.MessageByID, models.TypeMessage, byType, found, nil) },
-		func() error { return collect(ctx, l.UserByID, models.TypeUser, byType, found, nil) },
-		func() error {
-			return collect(ctx, l.ProductByID, models.TypeProduct, byType, found, func(p *models.Product) bool { return p.VisibleTo(viewerID) })
-		},
+		func() error { return collect(ctx, l.ConversationByID, models.TypeConversation, byType, found) },
+		func() error { return collect(ctx, l.MessageByID, models.TypeMessage, byType, found) },
+		func() error { return collect(ctx, l.UserByID, models.TypeUser, byType, found) },
+		func() error { return collect(ctx, l.ProductByID, models.TypeProduct, byType, found) },
 	} {
 		if err := load(); err != nil {
 			return nil, err
@@ -86,12 +83,11 @@ func (r queryResolver) Nodes(ctx context.Context, ids []string) ([]models.Node, 
 	return out, nil
 }
 
-// collect loads the ids of type typ in one batch and records those found (and visible, when
-// visible is given) in found.
+// collect loads the ids of type typ in one batch and records those found in found.
 func collect[V interface {
 	comparable
 	models.Node
-}](ctx context.Context, l *loaders.Loader[int64, V], typ string, byType map[string][]int64, found map[nodeRef]models.Node, visible func(V) bool) error {
+}](ctx context.Context, l *loaders.Loader[int64, V], typ string, byType map[string][]int64, found map[nodeRef]models.Node) error {
 	ids := byType[typ]
 	if len(ids) == 0 {
 		return nil
@@ -102,7 +98,7 @@ func collect[V interface {
 	}
 	var missing V
 	for i, v := range values {
-		if v != missing && (visible == nil || visible(v)) {
+		if v != missing {
 			found[nodeRef{typ, ids[i]}] = v
 		}
 	}

@@ -40,7 +40,7 @@ const batchWait = time.Millisecond
 func New(store *models.Store, viewerID int64) *Loaders {
 	l := &Loaders{store: store, viewerID: viewerID}
 	l.UserByID = newLoader(one(store.UsersByID, func(u *models.User) int64 { return u.ID }))
-	l.ProductByID = newLoader(one(store.ProductsByID, func(p *models.Product) int64 { return p.ID }))
+	l.ProductByID = newLoader(one(withViewer(store.ProductsByID, viewerID), func(p *models.Product) int64 { return p.ID }))
 	l.ImagesByProductID = newLoader(many(store.ImagesByProductID,
 		func(i *models.ProductImage) int64 { return i.ProductID },
 		func(i *models.ProductImage) *models.ProductImage { return i }))
