@@ -2896,3 +2896,26 @@ func BenchmarkHostileDocuments(b *testing.B) {
 		})
 	}
 }
+
+// TestRESTErrorsAreNeverStored: the REST endpoint's errors, like its pages, are private.
+func TestRESTErrorsAreNeverStored(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 1, Messages: 1, Seed: 1})
+	cookie := s.session(1)
+	for _, tt := range []struct {
+		name, method, query, cookie string
+		status                      int
+	}{
+		{"a page", "GET", "limit=1", cookie, 200},
+		{"signed out", "GET", "", "", 401},
+		{"bad limit", "GET", "limit=0", cookie, 400},
+		{"DELETE", "DELETE", "", cookie, 405},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := s.restCall(tt.method, tt.query, tt.cookie)
+			if cc := res.Header.Values("Cache-Control"); res.StatusCode != tt.status || len(cc) != 1 || cc[0] != "private, no-store" {
+				t.Fatalf("%d %s with Cache-Control %q, want %d and private, no-store", res.StatusCode, body, cc, tt.status)
+			}
+		})
+	}
+}

@@ -34,6 +34,8 @@ type Handler struct {
 const allowed = "GET, HEAD"
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Private data and the errors about it are for this client only, and never stored.
+	w.Header().Set("Cache-Control", "private, no-store")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", allowed)
 		h.writeError(w, r, &models.Error{Code: codeMethodNotAllowed, Message: "only GET is supported on " + r.URL.Path})
@@ -55,7 +57,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "private, no-store")
 	writeJSON(w, http.StatusOK, body)
 }
 
