@@ -1,37 +1,44 @@
 # The two commands: `make run` starts the service, `make test` runs every check CI runs.
-.PHONY: run test vet staticcheck fmt-check generate generate-check unit fuzz bench browser playground
+# `make help` lists every target. A target's `## ` comment is its line in that list.
+.PHONY: help run test pg-check vet staticcheck fmt-check generate generate-check unit fuzz bench browser playground
 
 GO ?= go
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export TEST_DATABASE_URL
 
-run:
+help: ## list the targets
+	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+run: ## start the service (embedded SQLite and demo data unless DATABASE_URL is set)
 	$(GO) run .
 
-test: fmt-check vet staticcheck generate-check unit
+test: pg-check fmt-check vet staticcheck generate-check unit ## every check CI runs, on SQLite and PostgreSQL
 
-fmt-check:
+# The suite needs PostgreSQL: say so first, not after minutes of vet and staticcheck.
+pg-check: ## fail at once when the tests' PostgreSQL is not reachable
+	@pg_isready -q -d "$(TEST_DATABASE_URL)" || { echo "PostgreSQL is not reachable at $(TEST_DATABASE_URL): the tests need it (set TEST_DATABASE_URL)"; exit 1; }
+
+fmt-check: ## gofmt would change nothing
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-vet:
+vet: ## go vet
 	$(GO) vet ./...
 
-staticcheck:
+staticcheck: ## staticcheck (pinned in go.mod as a tool)
 	$(GO) tool staticcheck ./...
 
-generate:
+generate: ## regenerate graph/ from schema.graphqls and gqlgen.yml
 	$(GO) generate ./...
 
 # Regenerates graph/ and fails if that changed anything: generated code must be committed as
 # `go generate` writes it.
-generate-check: generate
+generate-check: generate ## graph/ is exactly what go generate writes
 	@if [ -n "$$(git status --porcelain -- graph)" ]; then \
 		echo "graph/ is stale: run 'make generate' and commit the result"; git status --short -- graph; \
 		git --no-pager diff --stat -- graph; exit 1; fi
 
 # The whole suite runs on each database the service supports.
-unit: browser
-	@pg_isready -q -d "$(TEST_DATABASE_URL)" || { echo "PostgreSQL is not reachable at $(TEST_DATABASE_URL): the tests need it (set TEST_DATABASE_URL)"; exit 1; }
+unit: pg-check browser ## the tests, with -race, once per database
 	TEST_DB=sqlite $(GO) test -race -count=1 ./...
 	TEST_DB=postgres $(GO) test -race -count=1 ./...
 
@@ -39,21 +46,21 @@ unit: browser
 # failed install fails the run; the test never skips.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-browser:
+browser: ## install Debian's chromium for the playground's browser test, when missing
 	@command -v chromium >/dev/null || { echo "installing chromium for the playground's browser test"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 # Rebuilds the playground's committed assets (playground/dist) from the npm packages pinned in
 # playground/package.json and package-lock.json. Needs Node.js and npm; `go build`, `go run .`
 # and `make test` do not.
-playground:
+playground: ## rebuild playground/dist from the pinned npm packages (needs Node.js)
 	cd playground && npm ci && npm run build
 
 # Fuzzes each parser of client input for FUZZTIME (Go fuzzes one target per run). Not part of
 # `test`: its plain `go test` already runs every seed corpus (f.Add and testdata/fuzz) as tests.
 FUZZTIME ?= 20s
 
-fuzz:
+fuzz: ## fuzz each parser of client input for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzCursorDecode$$' -fuzztime $(FUZZTIME) ./models/
 	$(GO) test -run '^$$' -fuzz '^FuzzCursorRoundTrip$$' -fuzztime $(FUZZTIME) ./models/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseGlobalID$$' -fuzztime $(FUZZTIME) ./models/
@@ -67,5 +74,5 @@ fuzz:
 #   make bench BENCH_ARGS="-vendors 20 -conversations 200 -busiest 11000 -duration 3s"
 BENCH_ARGS ?=
 
-bench:
+bench: ## benchmark against the floor; rewrites BENCHMARKS.md
 	$(GO) run ./bench $(BENCH_ARGS)
