@@ -89,7 +89,25 @@ type config struct {
 	RequestTimeout     time.Duration // REQUEST_TIMEOUT
 	ShutdownGrace      time.Duration // SHUTDOWN_GRACE
 	DBMaxOpenConns     int           // DB_MAX_OPEN_CONNS
+	DBTimeout          time.Duration // DB_TIMEOUT
 	DBStatementTimeout time.Duration // DB_STATEMENT_TIMEOUT
+}
+
+// The database's two bounds on a statement. DB_TIMEOUT is the service's own: past it a
+// statement (or a new connection) fails with EUNAVAILABLE whatever the server does, which is
+// what ends a request when the server hangs. DB_STATEMENT_TIMEOUT is PostgreSQL's
+// statement_timeout, kept below DB_TIMEOUT so that PostgreSQL normally cancels a slow statement
+// first: its error is clean and the connection stays usable, whereas a client-side cancellation
+// costs the connection. Setting one derives the other by the same ratio; setting both requires
+// the order.
+const defaultDBTimeout = 2 * time.Second
+
+func statementTimeoutFor(dbTimeout time.Duration) time.Duration { return dbTimeout * 3 / 4 }
+
+// dbTimeoutFor is the inverse of statementTimeoutFor, rounded up to a millisecond, so that it is
+// always above statementTimeout.
+func dbTimeoutFor(statementTimeout time.Duration) time.Duration {
+	return (statementTimeout*4/3 + time.Millisecond - 1).Truncate(time.Millisecond)
 }
 
 // devCursorSecret signs cursors when CURSOR_SECRET is unset. Cursors only ever position a
@@ -160,9 +178,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	parse("REQUEST_TIMEOUT", &cfg.RequestTimeout, 10*time.Second)
 	parse("SHUTDOWN_GRACE", &cfg.ShutdownGrace, 15*time.Second)
 	parse("DB_MAX_OPEN_CONNS", &cfg.DBMaxOpenConns, 20)
-	parse("DB_STATEMENT_TIMEOUT", &cfg.DBStatementTimeout, 5*time.Second)
+	parse("DB_TIMEOUT", &cfg.DBTimeout, defaultDBTimeout)
+	parse("DB_STATEMENT_TIMEOUT", &cfg.DBStatementTimeout, statementTimeoutFor(cfg.DBTimeout))
 	if len(errs) > 0 {
 		return config{}, errs[0]
+	}
+	switch timeoutSet, statementSet := getenv("DB_TIMEOUT") != "", getenv("DB_STATEMENT_TIMEOUT") != ""; {
+	case statementSet && !timeoutSet:
+		cfg.DBTimeout = dbTimeoutFor(cfg.DBStatementTimeout)
+	case statementSet && cfg.DBStatementTimeout >= cfg.DBTimeout:
+		return config{}, fmt.Errorf("DB_STATEMENT_TIMEOUT (%s) must be below DB_TIMEOUT (%s), so that PostgreSQL cancels a slow statement before the service gives up on it",
+			cfg.DBStatementTimeout, cfg.DBTimeout)
 	}
 	return cfg, nil
 }
@@ -287,7 +313,8 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	db, err := models.OpenWith(openCtx, cfg.DatabaseURL, models.DBOptions{
 		MaxOpenConns:     cfg.DBMaxOpenConns,
 		StatementTimeout: cfg.DBStatementTimeout,
-		ConnectTimeout:   5 * time.Second,
+		ConnectTimeout:   cfg.DBTimeout,
+		Timeout:          cfg.DBTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -455,11 +482,14 @@ func (a *app) handler() http.Handler {
 	return h
 }
 
+// readyTimeout is how long readiness waits for the database.
+const readyTimeout = time.Second
+
 // ready answers 200 while the database answers, 503 otherwise; /healthz only says the process
 // is alive, so an orchestrator restarts nothing when the database is away.
 func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	sqlDB, err := a.db.DB()
 	if err == nil {

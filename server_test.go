@@ -1029,7 +1029,8 @@ func TestLoadConfig(t *testing.T) {
 	defaults := func(change func(*config)) config {
 		c := config{Addr: ":8080", DataDir: "data", CursorSecret: devCursorSecret, AutoMigrate: true,
 			Introspection: true, MaxDepth: 12, MaxComplexity: 20000, MaxAliases: 30, MaxBodyBytes: 64 << 10,
-			RequestTimeout: 10 * time.Second, ShutdownGrace: 15 * time.Second, DBMaxOpenConns: 20, DBStatementTimeout: 5 * time.Second}
+			RequestTimeout: 10 * time.Second, ShutdownGrace: 15 * time.Second, DBMaxOpenConns: 20,
+			DBTimeout: 2 * time.Second, DBStatementTimeout: 1500 * time.Millisecond}
 		change(&c)
 		return c
 	}
@@ -1053,7 +1054,23 @@ func TestLoadConfig(t *testing.T) {
 			defaults(func(c *config) {
 				c.DatabaseURL, c.MaxDepth, c.MaxComplexity, c.MaxAliases, c.MaxBodyBytes = "sqlite:x.db", 5, 100, 2, 1024
 				c.RequestTimeout, c.ShutdownGrace, c.DBMaxOpenConns, c.DBStatementTimeout = 2*time.Second, time.Minute, 4, 500*time.Millisecond
+				c.DBTimeout = 667 * time.Millisecond // a third above DB_STATEMENT_TIMEOUT, rounded up
 			}), ""},
+		{"DB_TIMEOUT alone: the statement timeout is three quarters of it", map[string]string{"DATABASE_URL": "sqlite:x.db", "DB_TIMEOUT": "4s"},
+			defaults(func(c *config) {
+				c.DatabaseURL, c.DBTimeout, c.DBStatementTimeout = "sqlite:x.db", 4*time.Second, 3*time.Second
+			}), ""},
+		{"DB_STATEMENT_TIMEOUT alone: DB_TIMEOUT is a third above it", map[string]string{"DATABASE_URL": "sqlite:x.db", "DB_STATEMENT_TIMEOUT": "3s"},
+			defaults(func(c *config) {
+				c.DatabaseURL, c.DBTimeout, c.DBStatementTimeout = "sqlite:x.db", 4*time.Second, 3*time.Second
+			}), ""},
+		{"both database timeouts", map[string]string{"DATABASE_URL": "sqlite:x.db", "DB_TIMEOUT": "1s", "DB_STATEMENT_TIMEOUT": "900ms"},
+			defaults(func(c *config) {
+				c.DatabaseURL, c.DBTimeout, c.DBStatementTimeout = "sqlite:x.db", time.Second, 900*time.Millisecond
+			}), ""},
+		{"statement timeout not below DB_TIMEOUT", map[string]string{"DB_TIMEOUT": "1s", "DB_STATEMENT_TIMEOUT": "1s"}, config{},
+			"DB_STATEMENT_TIMEOUT (1s) must be below DB_TIMEOUT (1s), so that PostgreSQL cancels a slow statement before the service gives up on it"},
+		{"bad DB_TIMEOUT", map[string]string{"DB_TIMEOUT": "0s"}, config{}, `DB_TIMEOUT must be a positive duration such as 5s, not "0s"`},
 		{"CORS origins", map[string]string{"DATABASE_URL": "sqlite:x.db", "CORS_ALLOWED_ORIGINS": "https://app.partizap.ru, http://localhost:5173/"},
 			defaults(func(c *config) {
 				c.DatabaseURL, c.CORSAllowedOrigins = "sqlite:x.db", []string{"https://app.partizap.ru", "http://localhost:5173"}
