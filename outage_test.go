@@ -3,6 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,7 +17,7 @@ import (
 )
 
 // The tests of this file are about the database failing, or seeming to, under a running
-// service.
+// service: readiness, the bound on a hung database, and what the log says.
 
 const inboxQuery = `{ vendorConversations(first: 2) { nodes { databaseId product { title } } } }`
 
@@ -36,9 +41,10 @@ func TestDatabaseHangs(t *testing.T) {
 		t.Fatal(err)
 	}
 	const bound = time.Second
-	s := startTestServer(t, db, summary, map[string]string{
+	var logs syncBuffer
+	s := startTestServerLogging(t, db, summary, map[string]string{
 		"DATABASE_URL": cluster.URL(), "DB_TIMEOUT": bound.String(), "REQUEST_TIMEOUT": "30s",
-	})
+	}, &logs)
 	cookie := s.session(1)
 
 	rest := func() (int, string) {
@@ -123,4 +129,137 @@ func TestDatabaseHangs(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if n := len(logLines(logs.String(), "WARN", "database unavailable")); n < 1 || n > 2 {
+		t.Errorf("%d WARN lines about the outage, want 1 or 2:\n%s", n, logs.String())
+	}
+}
+
+// TestOutageIsLoggedOncePerInterval sends 200 requests while the PostgreSQL server is stopped:
+// each fails, and the log says so in one or two WARN lines with a count, not in 200; when
+// the server is back, an INFO line says so, and the counts add up to the failed statements.
+func TestOutageIsLoggedOncePerInterval(t *testing.T) {
+	t.Parallel()
+	cluster := pgtest.Start(t)
+	ctx := context.Background()
+	db, err := models.Open(ctx, cluster.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := models.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	summary, err := seed.Seed(ctx, db, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	s := startTestServerLogging(t, db, summary, map[string]string{"DATABASE_URL": cluster.URL()}, &logs)
+	cookie := s.session(1)
+	if res, body := s.restCall("GET", "limit=2", cookie); res.StatusCode != 200 {
+		t.Fatalf("before: REST %d %s", res.StatusCode, body)
+	}
+	before := s.statements()
+
+	cluster.Stop(t)
+	const requests, clients = 200, 8
+	statuses := make(chan int, requests)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for i := range requests / clients {
+				var req *http.Request
+				if (c+i)%2 == 0 {
+					req, _ = http.NewRequest("GET", s.url+"/vendor/conversations?limit=2", nil)
+				} else {
+					req, _ = http.NewRequest("POST", s.url+"/graphql", strings.NewReader(`{"query":"`+inboxQuery+`"}`))
+					req.Header.Set("Content-Type", "application/json")
+				}
+				req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					statuses <- 0
+					continue
+				}
+				var g gqlResponse
+				_ = json.NewDecoder(res.Body).Decode(&g)
+				res.Body.Close()
+				if req.Method == "POST" && g.code() == "SERVICE_UNAVAILABLE" {
+					res.StatusCode = 503 // GraphQL answers 200 with the error in the body
+				}
+				statuses <- res.StatusCode
+			}
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	for got := range statuses {
+		if got != 503 {
+			t.Fatalf("a request during the outage answered %d, want 503 (SERVICE_UNAVAILABLE for GraphQL)", got)
+		}
+	}
+	// Each request failed at its one statement, the session lookup.
+	failed := s.statements() - before
+	if failed != requests {
+		t.Fatalf("%d statements during the outage, want %d", failed, requests)
+	}
+	during := logs.String()
+	warnings := logLines(during, "WARN", "database unavailable")
+	if n := len(warnings); n < 1 || n > 2 {
+		t.Fatalf("%d WARN lines about the outage for %d failed requests, want 1 or 2:\n%s", n, requests, during)
+	}
+	if all := len(logLines(during, "WARN", "")) + len(logLines(during, "ERROR", "")); all != len(warnings) {
+		t.Fatalf("requests logged the outage themselves (%d WARN and ERROR lines in all):\n%s", all, during)
+	}
+
+	cluster.Start(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, _ := s.restCall("GET", "limit=2", cookie)
+		if res.StatusCode == 200 {
+			break
+		}
+		if res.StatusCode != 503 || time.Now().After(deadline) {
+			t.Fatalf("REST %d after the database's return, want 200 within 15s", res.StatusCode)
+		}
+		failed++ // its session lookup failed too
+		time.Sleep(100 * time.Millisecond)
+	}
+	after := logs.String()
+	recovered := logLines(after, "INFO", "database available again")
+	if len(recovered) != 1 {
+		t.Fatalf("%d INFO lines about the recovery, want 1:\n%s", len(recovered), after)
+	}
+	sum := 0
+	for _, line := range append(logLines(after, "WARN", "database unavailable"), recovered...) {
+		n, err := strconv.Atoi(line["failed_statements"])
+		if err != nil {
+			t.Fatalf("failed_statements=%q: %v", line["failed_statements"], err)
+		}
+		sum += n
+	}
+	if sum != failed {
+		t.Fatalf("the log counts %d failed statements, want %d:\n%s", sum, failed, after)
+	}
+}
+
+var logAttr = regexp.MustCompile(`(\w+)=("(?:[^"\\]|\\.)*"|\S*)`)
+
+// logLines returns the attributes of the lines of a text log at level whose message is msg
+// (any message when msg is empty).
+func logLines(log, level, msg string) []map[string]string {
+	var lines []map[string]string
+	for _, line := range strings.Split(log, "\n") {
+		attrs := map[string]string{}
+		for _, m := range logAttr.FindAllStringSubmatch(line, -1) {
+			v := m[2]
+			if uq, err := strconv.Unquote(v); err == nil {
+				v = uq
+			}
+			attrs[m[1]] = v
+		}
+		if attrs["level"] == level && (msg == "" || attrs["msg"] == msg) {
+			lines = append(lines, attrs)
+		}
+	}
+	return lines
 }

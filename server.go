@@ -299,6 +299,7 @@ func describeDatabase(databaseURL string) string {
 // app holds what every command shares: the database, the queries and the metrics.
 type app struct {
 	db      *gorm.DB
+	outages *models.Outages // logs failed-unavailable statements once per interval
 	store   *models.Store
 	cursors *models.Cursors
 	metrics *prometheus.Registry
@@ -336,10 +337,17 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		a.close()
 		return nil, err
 	}
+	if a.outages, err = models.ReportOutages(db, a.logger, models.DefaultOutageInterval, nil); err != nil {
+		a.close()
+		return nil, err
+	}
 	return a, nil
 }
 
 func (a *app) close() {
+	if a.outages != nil {
+		a.outages.Close()
+	}
 	if sqlDB, err := a.db.DB(); err == nil {
 		_ = sqlDB.Close()
 	}
@@ -704,9 +712,11 @@ func authenticate(store *models.Store, logger *slog.Logger, next http.Handler) h
 		var err error
 		if c, cookieErr := r.Cookie(models.SessionCookie); cookieErr == nil {
 			user, err = store.UserBySession(r.Context(), c.Value)
-			if models.ErrorCode(err) == models.EUNAUTHENTICATED {
+			switch models.ErrorCode(err) {
+			case models.EUNAUTHENTICATED:
 				user, err = nil, nil
-			} else if err != nil {
+			case models.EINTERNAL:
+				// EUNAVAILABLE is not logged per request: models.ReportOutages sums it up.
 				logger.ErrorContext(r.Context(), "resolve session", "err", err)
 			}
 		}

@@ -2,17 +2,21 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
 )
 
 // statementHooks run around every statement a *gorm.DB from OpenWith executes: they put the
-// statement under DBOptions.Timeout.
+// statement under DBOptions.Timeout and tell the outage reporter, if any, how it went. One
+// pair of callbacks does both, so that the reporter always sees the error the deadline left.
 type statementHooks struct {
 	timeout time.Duration
+	outages atomic.Pointer[Outages]
 }
 
 const hooksName = "partizap:statements"
@@ -76,7 +80,7 @@ func (h *statementHooks) before(tx *gorm.DB) {
 	tx.Statement.Settings.Store(deadlineSetting, &statementDeadline{parent: parent, ctx: ctx, cancel: cancel})
 }
 
-// after ends the statement's deadline. rows is true for the Row
+// after ends the statement's deadline and reports the outcome. rows is true for the Row
 // processor (Row, Rows, Scan), whose rows the caller reads only after the callbacks return:
 // cancelling then would cut them off, so on success the deadline is left to bound the reading
 // too, and its timer goes when it fires or the caller's context ends.
@@ -96,6 +100,18 @@ func (h *statementHooks) after(rows bool) func(*gorm.DB) {
 				d.cancel()
 			}
 		}
+		if o := h.outages.Load(); o != nil {
+			err := tx.Error
+			if row, ok := tx.Statement.Dest.(*sql.Row); ok && rows && err == nil {
+				err = row.Err()
+			}
+			switch {
+			case err == nil, errors.Is(err, gorm.ErrRecordNotFound):
+				o.succeeded()
+			case unavailable(err):
+				o.failed(err)
+			}
+		}
 	}
 }
 
@@ -112,3 +128,12 @@ func (e *timeoutError) Error() string {
 }
 
 func (e *timeoutError) Unwrap() []error { return []error{context.DeadlineExceeded, e.err} }
+
+// hooksOf returns the statement hooks OpenWith installed on db.
+func hooksOf(db *gorm.DB) (*statementHooks, error) {
+	h, ok := db.Config.Plugins[hooksName].(*statementHooks)
+	if !ok {
+		return nil, errors.New("the database was not opened with models.OpenWith")
+	}
+	return h, nil
+}
