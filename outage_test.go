@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/dbtest"
 	"github.com/partizap/vendor-inbox/models/pgtest"
 	"github.com/partizap/vendor-inbox/models/seed"
 )
@@ -20,6 +21,64 @@ import (
 // service: readiness, the bound on a hung database, and what the log says.
 
 const inboxQuery = `{ vendorConversations(first: 2) { nodes { databaseId product { title } } } }`
+
+// TestReadyWhileThePoolIsBusy takes every connection of a pool of two, as a burst of requests
+// would: requests then wait for a connection (and give up after DB_TIMEOUT), but the database
+// is fine, so /readyz, which asks it over its own connection, stays 200 throughout.
+func TestReadyWhileThePoolIsBusy(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": dsn, "DB_MAX_OPEN_CONNS": "2", "DB_TIMEOUT": "500ms"})
+	cookie := s.session(1)
+	ready := func(phase string) {
+		t.Helper()
+		if res, body := s.rawRequest("GET", "/readyz", nil, ""); res.StatusCode != 200 || string(body) != "ready\n" {
+			t.Fatalf("%s: /readyz %d %q, want 200", phase, res.StatusCode, body)
+		}
+	}
+	ready("idle")
+
+	pool, err := s.app.db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []interface{ Close() error }
+	for range 2 {
+		conn, err := pool.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, conn)
+	}
+	release := func() {
+		for _, c := range held {
+			c.Close()
+		}
+		held = nil
+	}
+	defer release()
+	if stats := pool.Stats(); stats.InUse != 2 || stats.OpenConnections != 2 {
+		t.Fatalf("pool: %d of %d connections in use, want 2 of 2", stats.InUse, stats.OpenConnections)
+	}
+	// The pool is saturated: a request waits for a connection until DB_TIMEOUT.
+	if res, body := s.restCall("GET", "limit=2", cookie); res.StatusCode != 503 {
+		t.Fatalf("REST on a saturated pool: %d %s, want 503", res.StatusCode, body)
+	}
+	// Over more than two of the probe's cache periods, so that it asks the database again.
+	for i := range 6 {
+		ready("pool saturated, check " + strconv.Itoa(i))
+		time.Sleep(500 * time.Millisecond)
+	}
+	release()
+	if res, body := s.restCall("GET", "limit=2", cookie); res.StatusCode != 200 {
+		t.Fatalf("REST once the pool is free: %d %s, want 200", res.StatusCode, body)
+	}
+	ready("pool free")
+}
 
 // TestDatabaseHangs pauses the PostgreSQL server (SIGSTOP: it accepts connections and never
 // answers, unlike a stopped one, which refuses them) under a running service: requests fail

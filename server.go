@@ -299,6 +299,7 @@ func describeDatabase(databaseURL string) string {
 // app holds what every command shares: the database, the queries and the metrics.
 type app struct {
 	db      *gorm.DB
+	probe   *models.Probe   // readiness: the database over a connection of its own
 	outages *models.Outages // logs failed-unavailable statements once per interval
 	store   *models.Store
 	cursors *models.Cursors
@@ -320,9 +321,17 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	if err != nil {
 		return nil, err
 	}
+	probe, err := models.OpenProbe(cfg.DatabaseURL, readyTimeout, readyMaxAge)
+	if err != nil {
+		if sqlDB, err := db.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+		return nil, err
+	}
 	a := &app{
 		cfg:     cfg,
 		db:      db,
+		probe:   probe,
 		store:   models.NewStore(db),
 		cursors: models.NewCursors([]byte(cfg.CursorSecret)),
 		metrics: prometheus.NewRegistry(),
@@ -337,7 +346,8 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		a.close()
 		return nil, err
 	}
-	if a.outages, err = models.ReportOutages(db, a.logger, models.DefaultOutageInterval, nil); err != nil {
+	// A failed statement of the pool means a cached "ready" may be out of date.
+	if a.outages, err = models.ReportOutages(db, a.logger, models.DefaultOutageInterval, probe.Invalidate); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -347,6 +357,9 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 func (a *app) close() {
 	if a.outages != nil {
 		a.outages.Close()
+	}
+	if a.probe != nil {
+		_ = a.probe.Close()
 	}
 	if sqlDB, err := a.db.DB(); err == nil {
 		_ = sqlDB.Close()
@@ -490,20 +503,19 @@ func (a *app) handler() http.Handler {
 	return h
 }
 
-// readyTimeout is how long readiness waits for the database.
-const readyTimeout = time.Second
+// Readiness asks the database at most once per readyMaxAge and gives it readyTimeout to answer.
+const (
+	readyTimeout = time.Second
+	readyMaxAge  = time.Second
+)
 
 // ready answers 200 while the database answers, 503 otherwise; /healthz only says the process
-// is alive, so an orchestrator restarts nothing when the database is away.
+// is alive, so an orchestrator restarts nothing when the database is away. It asks the database
+// itself, over the probe's own connection: a busy pool is no reason to take the instance out of
+// rotation (that would only move its load onto the others).
 func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-	defer cancel()
-	sqlDB, err := a.db.DB()
-	if err == nil {
-		err = sqlDB.PingContext(ctx)
-	}
-	if err != nil {
+	if err := a.probe.Check(r.Context()); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, "not ready: the database is unavailable\n")
 		return
