@@ -94,12 +94,30 @@ type config struct {
 	RequestTimeout     time.Duration // REQUEST_TIMEOUT
 	ShutdownGrace      time.Duration // SHUTDOWN_GRACE
 	DBMaxOpenConns     int           // DB_MAX_OPEN_CONNS
+	DBTimeout          time.Duration // DB_TIMEOUT
 	DBStatementTimeout time.Duration // DB_STATEMENT_TIMEOUT
 }
 
 // minCursorSecret is the shortest CURSOR_SECRET accepted: RFC 2104 asks for an HMAC key at
 // least as long as the hash's output, 32 bytes for SHA-256.
 const minCursorSecret = 32
+
+// The database's two bounds on a statement. DB_TIMEOUT is the service's own: past it a
+// statement (or a new connection) fails with EUNAVAILABLE whatever the server does, which is
+// what ends a request when the server hangs. DB_STATEMENT_TIMEOUT is PostgreSQL's
+// statement_timeout, kept below DB_TIMEOUT so that PostgreSQL normally cancels a slow statement
+// first: its error is clean and the connection stays usable, whereas a client-side cancellation
+// costs the connection. Setting one derives the other by the same ratio; setting both requires
+// the order.
+const defaultDBTimeout = 2 * time.Second
+
+func statementTimeoutFor(dbTimeout time.Duration) time.Duration { return dbTimeout * 3 / 4 }
+
+// dbTimeoutFor is the inverse of statementTimeoutFor, rounded up to a millisecond, so that it is
+// always above statementTimeout.
+func dbTimeoutFor(statementTimeout time.Duration) time.Duration {
+	return (statementTimeout*4/3 + time.Millisecond - 1).Truncate(time.Millisecond)
+}
 
 // loadConfig reads and checks the configuration. Every command reads the same one, so an
 // environment that can start the service can also migrate, seed and sign in.
@@ -172,9 +190,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	parse("REQUEST_TIMEOUT", &cfg.RequestTimeout, 10*time.Second)
 	parse("SHUTDOWN_GRACE", &cfg.ShutdownGrace, 15*time.Second)
 	parse("DB_MAX_OPEN_CONNS", &cfg.DBMaxOpenConns, 20)
-	parse("DB_STATEMENT_TIMEOUT", &cfg.DBStatementTimeout, 5*time.Second)
+	parse("DB_TIMEOUT", &cfg.DBTimeout, defaultDBTimeout)
+	parse("DB_STATEMENT_TIMEOUT", &cfg.DBStatementTimeout, statementTimeoutFor(cfg.DBTimeout))
 	if len(errs) > 0 {
 		return config{}, errs[0]
+	}
+	switch timeoutSet, statementSet := getenv("DB_TIMEOUT") != "", getenv("DB_STATEMENT_TIMEOUT") != ""; {
+	case statementSet && !timeoutSet:
+		cfg.DBTimeout = dbTimeoutFor(cfg.DBStatementTimeout)
+	case statementSet && cfg.DBStatementTimeout >= cfg.DBTimeout:
+		return config{}, fmt.Errorf("DB_STATEMENT_TIMEOUT (%s) must be below DB_TIMEOUT (%s), so that PostgreSQL cancels a slow statement before the service gives up on it",
+			cfg.DBStatementTimeout, cfg.DBTimeout)
 	}
 	// A forgotten key must stop the start, not fall back to one anyone can read: with it, a
 	// client could forge cursors. Demo mode alone may go without; openApp then uses a random
@@ -355,6 +381,8 @@ func describeDatabase(databaseURL string) string {
 // app holds what every command shares: the database, the queries and the metrics.
 type app struct {
 	db      *gorm.DB
+	probe   *models.Probe   // readiness: the database over a connection of its own
+	outages *models.Outages // logs failed-unavailable statements once per interval
 	store   *models.Store
 	cursors *models.Cursors
 	metrics *prometheus.Registry
@@ -378,14 +406,23 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	db, err := models.OpenWith(openCtx, cfg.DatabaseURL, models.DBOptions{
 		MaxOpenConns:     cfg.DBMaxOpenConns,
 		StatementTimeout: cfg.DBStatementTimeout,
-		ConnectTimeout:   5 * time.Second,
+		ConnectTimeout:   cfg.DBTimeout,
+		Timeout:          cfg.DBTimeout,
 	})
 	if err != nil {
+		return nil, err
+	}
+	probe, err := models.OpenProbe(cfg.DatabaseURL, readyTimeout, readyMaxAge)
+	if err != nil {
+		if sqlDB, err := db.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
 		return nil, err
 	}
 	a := &app{
 		cfg:              cfg,
 		db:               db,
+		probe:            probe,
 		store:            models.NewStore(db),
 		cursors:          models.NewCursors(secret),
 		cursorSecretFile: secretFile,
@@ -401,10 +438,21 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		a.close()
 		return nil, err
 	}
+	// A failed statement of the pool means a cached "ready" may be out of date.
+	if a.outages, err = models.ReportOutages(db, a.logger, models.DefaultOutageInterval, probe.Invalidate); err != nil {
+		a.close()
+		return nil, err
+	}
 	return a, nil
 }
 
 func (a *app) close() {
+	if a.outages != nil {
+		a.outages.Close()
+	}
+	if a.probe != nil {
+		_ = a.probe.Close()
+	}
 	if sqlDB, err := a.db.DB(); err == nil {
 		_ = sqlDB.Close()
 	}
@@ -615,17 +663,19 @@ func (a *app) registerDocumentMetrics(docs *resolvers.Documents) {
 	}
 }
 
+// Readiness asks the database at most once per readyMaxAge and gives it readyTimeout to answer.
+const (
+	readyTimeout = time.Second
+	readyMaxAge  = time.Second
+)
+
 // ready answers 200 while the database answers, 503 otherwise; /healthz only says the process
-// is alive, so an orchestrator restarts nothing when the database is away.
+// is alive, so an orchestrator restarts nothing when the database is away. It asks the database
+// itself, over the probe's own connection: a busy pool is no reason to take the instance out of
+// rotation (that would only move its load onto the others).
 func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-	defer cancel()
-	sqlDB, err := a.db.DB()
-	if err == nil {
-		err = sqlDB.PingContext(ctx)
-	}
-	if err != nil {
+	if err := a.probe.Check(r.Context()); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, "not ready: the database is unavailable\n")
 		return
@@ -951,9 +1001,15 @@ func authenticate(store *models.Store, logger *slog.Logger, next http.Handler) h
 		var err error
 		if c, cookieErr := r.Cookie(models.SessionCookie); cookieErr == nil {
 			user, err = store.UserBySession(r.Context(), c.Value)
-			if models.ErrorCode(err) == models.EUNAUTHENTICATED {
+			switch models.ErrorCode(err) {
+			case models.EUNAUTHENTICATED:
 				user, err = nil, nil
-			} else if err != nil && r.Context().Err() == nil {
+			case models.EINTERNAL:
+				// EUNAVAILABLE is not logged per request: models.ReportOutages sums it up; a lookup
+				// cut short by the end of the request is no fault either.
+				if r.Context().Err() != nil {
+					break
+				}
 				logger.ErrorContext(r.Context(), "resolve session", "err", err)
 			}
 		}

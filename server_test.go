@@ -1268,7 +1268,8 @@ func TestLoadConfig(t *testing.T) {
 		c := config{Addr: ":8080", DataDir: "data", CursorSecret: secret, AutoMigrate: true,
 			Introspection: true, MaxTokens: 2000, MaxSelections: 500, MaxDepth: 12, MaxComplexity: 20000, MaxAliases: 30,
 			MaxErrors: 100, CacheBytes: 32 << 20, MaxBodyBytes: 64 << 10,
-			RequestTimeout: 10 * time.Second, ShutdownGrace: 15 * time.Second, DBMaxOpenConns: 20, DBStatementTimeout: 5 * time.Second}
+			RequestTimeout: 10 * time.Second, ShutdownGrace: 15 * time.Second, DBMaxOpenConns: 20,
+			DBTimeout: 2 * time.Second, DBStatementTimeout: 1500 * time.Millisecond}
 		change(&c)
 		return c
 	}
@@ -1294,6 +1295,7 @@ func TestLoadConfig(t *testing.T) {
 			defaults(func(c *config) {
 				c.DatabaseURL, c.MaxDepth, c.MaxComplexity, c.MaxAliases, c.MaxBodyBytes = "sqlite:x.db", 5, 100, 2, 1024
 				c.RequestTimeout, c.ShutdownGrace, c.DBMaxOpenConns, c.DBStatementTimeout = 2*time.Second, time.Minute, 4, 500*time.Millisecond
+				c.DBTimeout = 667 * time.Millisecond // a third above DB_STATEMENT_TIMEOUT, rounded up
 			}), ""},
 		{"CORS origins", map[string]string{"DATABASE_URL": "sqlite:x.db", "CORS_ALLOWED_ORIGINS": "https://app.partizap.ru, http://localhost:5173/", "CURSOR_SECRET": secret},
 			defaults(func(c *config) {

@@ -45,6 +45,12 @@ type DBOptions struct {
 	MaxOpenConns     int           // connections at most (database/sql's default: unlimited)
 	StatementTimeout time.Duration // PostgreSQL cancels a statement running longer
 	ConnectTimeout   time.Duration // PostgreSQL: give up connecting after this long
+	// Timeout bounds every statement on the service's side, its wait for a pooled connection
+	// included (0: only the caller's context does). Unlike StatementTimeout it also ends a
+	// statement the server cannot answer at all, e.g. a hung one. Keep StatementTimeout below
+	// it, so that PostgreSQL normally cancels first: that error is clean and the connection
+	// stays usable, where a client-side cancellation costs the connection.
+	Timeout time.Duration
 }
 
 // OpenWith is Open with pool options.
@@ -61,6 +67,9 @@ func OpenWith(ctx context.Context, databaseURL string, opts DBOptions) (*gorm.DB
 	})
 	if err != nil { // PostgreSQL's dialector connects here already
 		return nil, fmt.Errorf("connect to %s: %s", RedactURL(databaseURL), oneLine(err))
+	}
+	if err := db.Use(&statementHooks{timeout: opts.Timeout}); err != nil {
+		return nil, fmt.Errorf("open %s: %s", RedactURL(databaseURL), oneLine(err))
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
@@ -82,39 +91,61 @@ func OpenWith(ctx context.Context, databaseURL string, opts DBOptions) (*gorm.DB
 
 func dialectorFor(databaseURL string, opts DBOptions) (gorm.Dialector, error) {
 	switch {
-	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		config, err := pgx.ParseConfig(databaseURL)
+	case isPostgresURL(databaseURL):
+		config, err := pgConfig(databaseURL, opts)
 		if err != nil {
-			return nil, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL URL (%s): %s", RedactURL(databaseURL), oneLine(err))
-		}
-		// Settings the URL names win over the service's.
-		if _, set := config.RuntimeParams["plan_cache_mode"]; !set {
-			config.RuntimeParams["plan_cache_mode"] = CustomPlans
-		}
-		if _, set := config.RuntimeParams["statement_timeout"]; !set && opts.StatementTimeout > 0 {
-			config.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
-		}
-		if u, err := url.Parse(databaseURL); err == nil && !u.Query().Has("connect_timeout") && opts.ConnectTimeout > 0 {
-			config.ConnectTimeout = opts.ConnectTimeout
+			return nil, err
 		}
 		return postgres.New(postgres.Config{Conn: stdlib.OpenDB(*config)}), nil
 	case strings.HasPrefix(databaseURL, "sqlite:"):
-		path := strings.TrimPrefix(databaseURL, "sqlite:")
-		if path == "" {
-			return nil, errors.New("DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/partizap.db")
+		path, dsn, err := sqliteDSN(databaseURL)
+		if err != nil {
+			return nil, err
 		}
 		if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return nil, fmt.Errorf("create the directory of %s: %w", path, err)
 			}
 		}
-		// Foreign keys are off in SQLite unless asked for; WAL lets readers run beside the
-		// writer; a busy writer is waited for rather than failed; writes take the lock upfront.
-		dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 		return sqlite.Open(dsn), nil
 	default:
 		return nil, fmt.Errorf("DATABASE_URL must start with postgres:// or sqlite:, got %q", RedactURL(databaseURL))
 	}
+}
+
+func isPostgresURL(databaseURL string) bool {
+	return strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://")
+}
+
+// pgConfig is the pgx configuration of a PostgreSQL URL with the service's settings.
+func pgConfig(databaseURL string, opts DBOptions) (*pgx.ConnConfig, error) {
+	config, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL URL (%s): %s", RedactURL(databaseURL), oneLine(err))
+	}
+	// Settings the URL names win over the service's.
+	if _, set := config.RuntimeParams["plan_cache_mode"]; !set {
+		config.RuntimeParams["plan_cache_mode"] = CustomPlans
+	}
+	if _, set := config.RuntimeParams["statement_timeout"]; !set && opts.StatementTimeout > 0 {
+		config.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+	}
+	if u, err := url.Parse(databaseURL); err == nil && !u.Query().Has("connect_timeout") && opts.ConnectTimeout > 0 {
+		config.ConnectTimeout = opts.ConnectTimeout
+	}
+	return config, nil
+}
+
+// sqliteDSN returns the file a sqlite: URL names and the driver's DSN for it.
+func sqliteDSN(databaseURL string) (path, dsn string, err error) {
+	path = strings.TrimPrefix(databaseURL, "sqlite:")
+	if path == "" {
+		return "", "", errors.New("DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/partizap.db")
+	}
+	// Foreign keys are off in SQLite unless asked for; WAL lets readers run beside the
+	// writer; a busy writer is waited for rather than failed; writes take the lock upfront.
+	dsn = "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	return path, dsn, nil
 }
 
 // CustomPlans makes PostgreSQL plan every execution of a prepared statement for its actual

@@ -41,9 +41,8 @@ func ErrorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			if domain.Field != "" {
 				presented.Extensions["field"] = domain.Field
 			}
-			if domain.Code == models.EUNAVAILABLE {
-				logger.WarnContext(ctx, "graphql resolver failed", "path", presented.Path.String(), "err", err)
-			}
+			// EUNAVAILABLE is not logged per error either: models.ReportOutages logs an
+			// outage once per interval.
 			return presented
 		}
 		var gqlErr *gqlerror.Error

@@ -165,8 +165,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	switch code {
 	case models.EUNAVAILABLE:
+		// Not logged per request: an outage fails every request, and models.ReportOutages
+		// logs it once per interval.
 		w.Header().Set("Retry-After", "1")
-		h.Logger.WarnContext(r.Context(), "rest request failed", "path", r.URL.Path, "err", err)
 	case models.EINTERNAL:
 		requestID := models.RequestID(r.Context())
 		body.Error.Code = "internal_error"

@@ -1,4 +1,5 @@
-// Package pgtest runs a throwaway PostgreSQL server that a test owns and can stop and start.
+// Package pgtest runs a throwaway PostgreSQL server that a test owns and can stop and start,
+// or pause (a server that hangs) and resume.
 //
 // Each Cluster is a fresh data directory made by the installed initdb and run by pg_ctl, on
 // its own free TCP port on 127.0.0.1 with its unix socket in its own directory, so several
@@ -56,6 +57,8 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	running bool
+	paused  bool // its processes are stopped with SIGSTOP (Pause)
+	resumes bool // a cleanup resumes it, so that destroy never waits on a stopped server
 }
 
 // Start creates a new cluster (initdb with trust authentication and superuser "postgres";
@@ -129,8 +132,8 @@ func (c *Cluster) URL() string {
 func (c *Cluster) Port() int { return c.port }
 
 // Stop stops the server (pg_ctl stop -m fast, which disconnects every client) and waits until
-// it has exited, so that its port then refuses connections. Stopping a stopped cluster does
-// nothing.
+// it has exited, so that its port then refuses connections. A paused cluster is resumed first.
+// Stopping a stopped cluster does nothing.
 func (c *Cluster) Stop(t testing.TB) {
 	t.Helper()
 	c.mu.Lock()
@@ -195,6 +198,13 @@ func (c *Cluster) start() error {
 
 // stop runs pg_ctl stop in mode and waits for the server to exit. The caller holds c.mu.
 func (c *Cluster) stop(mode string) error {
+	if c.paused {
+		// A stopped postmaster would never act on pg_ctl's signal.
+		if err := c.signalAll(syscall.SIGCONT); err != nil {
+			return err
+		}
+		c.paused = false
+	}
 	out, err := c.run("pg_ctl", "stop",
 		"-D", c.data,
 		"-m", mode,
@@ -209,6 +219,158 @@ func (c *Cluster) stop(mode string) error {
 	}
 	c.running = false
 	return nil
+}
+
+// Pause stops every process of the running server (the postmaster and all its children) with
+// SIGSTOP: the server then hangs rather than refuses. Its port still accepts TCP connections (the
+// kernel completes them) but nothing answers: not new connections, not queries on open ones, not
+// cancel requests. This is what a frozen host, a stalled disk or a network that drops packets
+// look like to a client. Pausing a paused cluster does nothing; Resume, Stop and the end of the
+// test resume it.
+func (c *Cluster) Pause(t testing.TB) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.running {
+		t.Fatal("pgtest: Pause needs a running cluster")
+	}
+	if c.paused {
+		return
+	}
+	if !c.resumes {
+		// Registered after Start's destroy, so it runs before it.
+		t.Cleanup(func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.paused {
+				_ = c.signalAll(syscall.SIGCONT)
+				c.paused = false
+			}
+		})
+		c.resumes = true
+	}
+	c.paused = true // from here on, a failure still leaves the cleanup to resume it
+	if err := c.signalAll(syscall.SIGSTOP); err != nil {
+		t.Fatalf("pgtest: pause: %v", err)
+	}
+}
+
+// Resume continues the processes Pause stopped; the server then answers again, and works off
+// whatever queued up meanwhile. Resuming a cluster that is not paused does nothing.
+func (c *Cluster) Resume(t testing.TB) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.paused {
+		return
+	}
+	if err := c.signalAll(syscall.SIGCONT); err != nil {
+		t.Fatalf("pgtest: resume: %v", err)
+	}
+	c.paused = false
+}
+
+// signalAll sends sig to the postmaster and then to each of its children. For SIGSTOP the
+// postmaster goes first and is waited for, so that it cannot fork a child we would miss.
+func (c *Cluster) signalAll(sig syscall.Signal) error {
+	pid, err := c.postmasterPID()
+	if err != nil {
+		return err
+	}
+	if sig == syscall.SIGSTOP {
+		if err := syscall.Kill(pid, sig); err != nil {
+			return fmt.Errorf("SIGSTOP postmaster %d: %w", pid, err)
+		}
+		if err := waitStopped(pid); err != nil {
+			return err
+		}
+	}
+	children, err := childrenOf(pid)
+	if err != nil {
+		return err
+	}
+	for _, child := range children {
+		// A child may have exited since it was listed.
+		if err := syscall.Kill(child, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("%v to backend %d: %w", sig, child, err)
+		}
+	}
+	if sig != syscall.SIGSTOP {
+		if err := syscall.Kill(pid, sig); err != nil {
+			return fmt.Errorf("%v to postmaster %d: %w", sig, pid, err)
+		}
+	}
+	return nil
+}
+
+// postmasterPID reads the first line of postmaster.pid.
+func (c *Cluster) postmasterPID() (int, error) {
+	b, err := os.ReadFile(filepath.Join(c.data, "postmaster.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("reading the postmaster's pid: %w", err)
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("postmaster.pid starts with %q, not a pid", first)
+	}
+	return pid, nil
+}
+
+// procStat returns the state and the parent pid of a process, from /proc/<pid>/stat.
+func procStat(pid int) (state byte, ppid int, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: unexpected %q", pid, b)
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 2 || len(fields[0]) != 1 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: unexpected %q", pid, b)
+	}
+	ppid, err = strconv.Atoi(fields[1])
+	return fields[0][0], ppid, err
+}
+
+// waitStopped waits until the kernel reports pid as stopped.
+func waitStopped(pid int) error {
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		state, _, err := procStat(pid)
+		if err != nil {
+			return err
+		}
+		if state == 'T' {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("postmaster %d not stopped after %s (state %c)", pid, readyTimeout, state)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var children []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if _, ppid, err := procStat(child); err == nil && ppid == pid {
+			children = append(children, child)
+		}
+	}
+	return children, nil
 }
 
 // waitReady polls with real connections until one runs SELECT 1, for at most readyTimeout.
@@ -240,7 +402,8 @@ func ping(ctx context.Context, url string) error {
 	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
 
-// destroy stops the server if it runs and removes the cluster's directory.
+// destroy stops the server if it runs (resuming it first if paused) and removes the cluster's
+// directory.
 func (c *Cluster) destroy() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -165,3 +165,81 @@ func TestParallel(t *testing.T) {
 		})
 	}
 }
+
+// TestPauseResume pauses a cluster: it hangs (connections are accepted by the kernel, then
+// nothing answers) instead of refusing, on open connections and new ones alike, until Resume.
+// Stop resumes a paused cluster, and so does the end of the test.
+func TestPauseResume(t *testing.T) {
+	t.Parallel()
+	c := pgtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	held, err := pgx.Connect(ctx, c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close(context.Background())
+
+	c.Pause(t)
+	c.Pause(t) // pausing a paused cluster does nothing
+	const wait = 300 * time.Millisecond
+	hangs := func(what string, f func(context.Context) error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		began := time.Now()
+		err := f(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s on a paused cluster: %v; want it to hang until the deadline", what, err)
+		}
+		if elapsed := time.Since(began); elapsed < wait {
+			t.Fatalf("%s on a paused cluster gave up after %v, before its deadline of %v", what, elapsed, wait)
+		}
+	}
+	// The open connection's backend is stopped too, not only the postmaster.
+	hangs("a query on an open connection", func(ctx context.Context) error {
+		_, err := held.Exec(ctx, "SELECT 1")
+		return err
+	})
+	hangs("a new connection", func(ctx context.Context) error {
+		conn, err := pgx.Connect(ctx, c.URL())
+		if err == nil {
+			conn.Close(context.Background())
+		}
+		return err
+	})
+	// The port still accepts TCP connections: the kernel completes them, nobody answers.
+	tcp, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", c.Port()), time.Second)
+	if err != nil {
+		t.Fatalf("dialing a paused cluster: %v; want the kernel to accept", err)
+	}
+	tcp.Close()
+
+	c.Resume(t)
+	c.Resume(t) // resuming a running cluster does nothing
+	selectOne(t, c.URL())
+
+	// Stop resumes a paused cluster, then stops it; it starts again as usual.
+	c.Pause(t)
+	c.Stop(t)
+	if _, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", c.Port()), time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dialing after Stop of a paused cluster: %v; want connection refused", err)
+	}
+	c.Start(t)
+	selectOne(t, c.URL())
+
+	// A cluster left paused is resumed and removed when its test ends.
+	var port int
+	began := time.Now()
+	t.Run("left paused", func(t *testing.T) {
+		left := pgtest.Start(t)
+		port = left.Port()
+		left.Pause(t)
+	})
+	if elapsed := time.Since(began); elapsed > 20*time.Second {
+		t.Errorf("a test that left its cluster paused took %v to end", elapsed)
+	}
+	if _, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dialing a cluster left paused, after its test: %v; want connection refused", err)
+	}
+}

@@ -126,10 +126,12 @@ var defaultNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 // On PostgreSQL the rows are streamed with COPY over one connection of db's pool, and the
 // service's statement_timeout is lifted for Seed's own statements: a bulk load's statements,
 // its wait for a concurrent Seed and the VACUUM after it may take far longer than a request's.
+// For the same reason its statements are not bounded by models.DBOptions.Timeout.
 func Seed(ctx context.Context, db *gorm.DB, opts Options) (Summary, error) {
 	if err := opts.validate(); err != nil {
 		return Summary{}, err
 	}
+	ctx = models.WithoutTimeout(ctx)
 	g := newGenerator(opts)
 	load, analyze := loadSQLite, analyzeSQLite
 	if models.Dialect(db) == models.Postgres {
