@@ -272,8 +272,13 @@ func Migrate(ctx context.Context, db *gorm.DB) ([]string, error) {
 		return nil, err
 	}
 	var applied []string
-	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	// A migration may rewrite a large table: neither the service's bound on a statement nor
+	// PostgreSQL's statement_timeout, both sized for requests, applies to it.
+	err = db.WithContext(WithoutTimeout(ctx)).Transaction(func(tx *gorm.DB) error {
 		if dialect == Postgres {
+			if err := tx.Exec("SET LOCAL statement_timeout = 0").Error; err != nil {
+				return err
+			}
 			// Transaction-scoped, so a crash cannot leave it held. The key is arbitrary but fixed.
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(8127364501)").Error; err != nil {
 				return err

@@ -3,6 +3,7 @@ package models_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/dbtest"
@@ -32,5 +33,32 @@ func TestPostgresPlansEveryExecution(t *testing.T) {
 		if mode != tt.want {
 			t.Errorf("%s: plan_cache_mode = %q, want %q", tt.url, mode, tt.want)
 		}
+	}
+}
+
+// TestMigrationsAreNotBoundLikeRequests: a migration may rewrite a large table, so neither the
+// service's bound on a statement nor PostgreSQL's statement_timeout stops it.
+func TestMigrationsAreNotBoundLikeRequests(t *testing.T) {
+	t.Parallel()
+	dsn, setup := dbtest.NewOn(t, models.Postgres)
+	// An empty database again, so that every migration runs.
+	if err := setup.Exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public").Error; err != nil {
+		t.Fatal(err)
+	}
+	db, err := models.OpenWith(context.Background(), dsn, models.DBOptions{StatementTimeout: time.Millisecond, Timeout: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}()
+	if err := db.Exec("SELECT pg_sleep(0.05)").Error; err == nil {
+		t.Fatal("a 50ms statement ran under bounds of 1ms and 5ms: they are not in force, so this test proves nothing")
+	}
+	applied, err := models.Migrate(context.Background(), db)
+	if err != nil || len(applied) == 0 {
+		t.Fatalf("migrate under request bounds: %v %v", applied, err)
 	}
 }
