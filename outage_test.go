@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 	"github.com/partizap/vendor-inbox/models/pgtest"
@@ -116,7 +117,7 @@ func TestDatabaseHangs(t *testing.T) {
 		return res.StatusCode, e.Error.Code
 	}
 	graphQL := func() (int, string) {
-		res, body := s.rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json", "Cookie": models.SessionCookie + "=" + cookie},
+		res, body := s.rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json", "Cookie": httpserver.SessionCookie + "=" + cookie},
 			`{"query":"`+inboxQuery+`"}`)
 		return res.StatusCode, decodeGraphQL(t, body).code()
 	}
@@ -233,7 +234,7 @@ func TestOutageIsLoggedOncePerInterval(t *testing.T) {
 					req, _ = http.NewRequest("POST", s.url+"/graphql", strings.NewReader(`{"query":"`+inboxQuery+`"}`))
 					req.Header.Set("Content-Type", "application/json")
 				}
-				req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+				req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: cookie})
 				res, err := http.DefaultClient.Do(req)
 				if err != nil {
 					statuses <- 0

@@ -36,6 +36,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/bench/floor"
+	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 	"github.com/partizap/vendor-inbox/models/pgtest"
@@ -160,7 +161,7 @@ func (s *testServer) graphql(cookie, query string, vars map[string]any) gqlRespo
 	req, _ := http.NewRequest(http.MethodPost, s.url+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if cookie != "" {
-		req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+		req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: cookie})
 	}
 	return s.do(req)
 }
@@ -789,7 +790,7 @@ func TestGetRunsQueries(t *testing.T) {
 	t.Parallel()
 	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 2, Messages: 1, Seed: 1})
 	req, _ := http.NewRequest(http.MethodGet, s.url+"/graphql?query="+url.QueryEscape(`{ vendorConversations(first: 1) { nodes { databaseId } } }`), nil)
-	req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: s.session(s.seed.BusiestVendorID)})
+	req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: s.session(s.seed.BusiestVendorID)})
 	res := s.do(req)
 	want := fmt.Sprintf(`{"vendorConversations":{"nodes":[{"databaseId":%d}]}}`, s.inboxOrder(s.seed.BusiestVendorID)[0])
 	if string(res.Data) != want {
@@ -840,7 +841,7 @@ func (s *testServer) restCall(method, query, cookie string) (*http.Response, []b
 	s.t.Helper()
 	req, _ := http.NewRequest(method, s.url+"/vendor/conversations?"+query, nil)
 	if cookie != "" {
-		req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+		req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: cookie})
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -1410,7 +1411,7 @@ func TestFirstStartSeedsAndPrintsAWorkingSession(t *testing.T) {
 				t.Fatalf("start %d: greeting lacks %q:\n%s", start, want, greeting)
 			}
 		}
-		_, cookie, _ := strings.Cut(greeting, models.SessionCookie+"=")
+		_, cookie, _ := strings.Cut(greeting, httpserver.SessionCookie+"=")
 		cookie, _, _ = strings.Cut(cookie, " ")
 		s := &testServer{t: t, url: srv.URL}
 		if p := s.restPage("limit=2", cookie); len(p.Data) != 2 || !p.Meta.HasMore {
@@ -1679,7 +1680,7 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		b, _ := json.Marshal(payload)
 		req, _ := http.NewRequest("POST", s.url+"/graphql", bytes.NewReader(b))
 		req.Header.Set("Content-Type", "application/json")
-		req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: s.session(1)})
+		req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: s.session(1)})
 		return s.do(req)
 	}
 	if r := send(false); r.code() != "PERSISTED_QUERY_NOT_FOUND" {
@@ -1843,7 +1844,7 @@ func TestGraphQLResponsesAreNeverStored(t *testing.T) {
 		a.cfg, _ = loadConfig(func(string) string { return "" })
 		srv := httptest.NewServer(a.handler())
 		defer srv.Close()
-		res, body := (&testServer{t: t, url: srv.URL}).rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json", "Cookie": models.SessionCookie + "=abc"}, query)
+		res, body := (&testServer{t: t, url: srv.URL}).rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json", "Cookie": httpserver.SessionCookie + "=abc"}, query)
 		if res.StatusCode != 500 || res.Header.Get("Cache-Control") != "private, no-store" {
 			t.Fatalf("%d, Cache-Control %q (%s); want 500, \"private, no-store\"", res.StatusCode, res.Header.Get("Cache-Control"), body)
 		}
@@ -1885,7 +1886,7 @@ func TestInternalErrorsLeakNothing(t *testing.T) {
 	}
 	req, _ := http.NewRequest("POST", s.url+"/graphql", strings.NewReader(`{"query":"{ vendorConversations { nodes { product { images { databaseId } } } } }"}`))
 	req.Header.Set("Content-Type", "application/json")
-	req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+	req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: cookie})
 	gres, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -1924,7 +1925,7 @@ func TestPanicsBecomeInternalErrors(t *testing.T) {
 	s := &testServer{t: t, url: srv.URL}
 
 	// REST with a cookie: the session lookup panics in the middleware.
-	res, body := s.rawRequest("GET", "/vendor/conversations", map[string]string{"Cookie": models.SessionCookie + "=abc"}, "")
+	res, body := s.rawRequest("GET", "/vendor/conversations", map[string]string{"Cookie": httpserver.SessionCookie + "=abc"}, "")
 	id := res.Header.Get("X-Request-ID")
 	if res.StatusCode != 500 || !strings.Contains(string(body), `"code":"internal_error"`) || !strings.Contains(string(body), id) {
 		t.Fatalf("REST: %d %s", res.StatusCode, body)
@@ -1972,7 +1973,7 @@ func TestServerTimeouts(t *testing.T) {
 	t.Parallel()
 	a := &app{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), store: models.NewStore(nil), metrics: prometheus.NewRegistry()}
 	a.cfg, _ = loadConfig(func(string) string { return "" })
-	srv := a.httpServer()
+	srv := a.server().NewHTTPServer(a.handler())
 	for name, d := range map[string]time.Duration{"ReadHeaderTimeout": srv.ReadHeaderTimeout, "ReadTimeout": srv.ReadTimeout,
 		"WriteTimeout": srv.WriteTimeout, "IdleTimeout": srv.IdleTimeout} {
 		if d <= 0 || d > 2*time.Minute {
@@ -2119,7 +2120,7 @@ func TestMetricsServer(t *testing.T) {
 	dsn, db := dbtest.New(t)
 	s := startTestServer(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "METRICS_ADDR": "127.0.0.1:0", "SHUTDOWN_GRACE": "5s"})
 	a := s.app
-	main, srv := a.httpServer(), a.metricsServer()
+	main, srv := a.server().NewHTTPServer(a.handler()), a.server().NewHTTPServer(a.server().MetricsServerHandler())
 	if srv.ReadHeaderTimeout != main.ReadHeaderTimeout || srv.ReadTimeout != main.ReadTimeout || srv.WriteTimeout != main.WriteTimeout ||
 		srv.IdleTimeout != main.IdleTimeout || srv.MaxHeaderBytes != main.MaxHeaderBytes || srv.ReadHeaderTimeout == 0 {
 		t.Fatalf("the metrics server's limits differ from the main one's: %+v", srv)
@@ -2374,7 +2375,7 @@ func FuzzQueryString(f *testing.F) {
 			req := httptest.NewRequest(http.MethodGet, path, nil)
 			req.URL.RawQuery = rawQuery
 			if signedIn {
-				req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+				req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: cookie})
 			}
 			serveFuzz(t, h, req)
 		}
@@ -2407,7 +2408,7 @@ func FuzzGraphQLBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+		req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: cookie})
 		serveFuzz(t, h, req)
 	})
 }
@@ -2432,7 +2433,7 @@ func TestFloorAnswersByteForByteLikeTheService(t *testing.T) {
 	cookie := s.session(1)
 	get := func(base, query string) []byte {
 		req, _ := http.NewRequest("GET", base+"/vendor/conversations?"+query, nil)
-		req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+		req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: cookie})
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -2474,7 +2475,7 @@ func BenchmarkInbox(b *testing.B) {
 		b.Fatal(err)
 	}
 	serve := func(req *http.Request) *httptest.ResponseRecorder {
-		req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: cookie})
+		req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: cookie})
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), `"errors"`) {
@@ -2640,7 +2641,7 @@ func TestRefusedDocumentsCostNoMemory(t *testing.T) {
 			payload["extensions"] = map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
 		}
 		body, _ := json.Marshal(payload)
-		_, raw := s.rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json", "Cookie": models.SessionCookie + "=" + cookie}, string(body))
+		_, raw := s.rawRequest("POST", "/graphql", map[string]string{"Content-Type": "application/json", "Cookie": httpserver.SessionCookie + "=" + cookie}, string(body))
 		return decodeGraphQL(t, raw)
 	}
 	for i, q := range refused {
@@ -2674,7 +2675,7 @@ func TestRequestsThatRunOutOfTimeGetTimeout(t *testing.T) {
 	var logs syncBuffer
 	s := startTestServerLogging(t, db, seed.Summary{}, map[string]string{"DATABASE_URL": dsn, "REQUEST_TIMEOUT": "1ns"}, &logs)
 	json := map[string]string{"Content-Type": "application/json"}
-	withCookie := map[string]string{"Cookie": models.SessionCookie + "=abc"}
+	withCookie := map[string]string{"Cookie": httpserver.SessionCookie + "=abc"}
 	tests := []struct {
 		name, method, path string
 		header             map[string]string
@@ -2717,7 +2718,7 @@ func TestSlowGraphQLRequestsTimeOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	query := `{"query":"{ vendorConversations(first: 2) { nodes { databaseId } } }"}`
-	header := map[string]string{"Content-Type": "application/json", "Cookie": models.SessionCookie + "=" + cookie}
+	header := map[string]string{"Content-Type": "application/json", "Cookie": httpserver.SessionCookie + "=" + cookie}
 	res, body := s.rawRequest("POST", "/graphql", header, query)
 	if res.StatusCode != http.StatusGatewayTimeout || decodeGraphQL(t, body).code() != "TIMEOUT" || strings.Contains(string(body), `"data"`) {
 		t.Fatalf("%d %s, want 504 TIMEOUT and no data", res.StatusCode, body)

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/httpserver"
 )
 
 // inboxQuery is everything the inbox can show of a page: every field of every nested object.
@@ -51,7 +51,7 @@ func (b *bench) restTarget(base string, limit int, cursor string) target {
 	return target{
 		Method: http.MethodGet,
 		URL:    base + "/vendor/conversations?" + q.Encode(),
-		Header: http.Header{"Cookie": {models.SessionCookie + "=" + b.session}},
+		Header: http.Header{"Cookie": {httpserver.SessionCookie + "=" + b.session}},
 	}
 }
 
@@ -66,7 +66,7 @@ func (b *bench) graphQLTarget(query string, variables map[string]any) (target, e
 		Body:   body,
 		Header: http.Header{
 			"Content-Type": {"application/json"},
-			"Cookie":       {models.SessionCookie + "=" + b.session},
+			"Cookie":       {httpserver.SessionCookie + "=" + b.session},
 		},
 		GraphQL: true,
 	}, nil

@@ -297,9 +297,6 @@ func (s *Store) BusiestVendor(ctx context.Context) (*User, int, error) {
 	return users[0], top[0].N, nil
 }
 
-// SessionCookie is the name of the cookie that carries a session id.
-const SessionCookie = "PARTIZAP_SESSION"
-
 // CreateSession signs userID in for ttl and returns the session id, the cookie's value. Only
 // its hash is stored.
 func (s *Store) CreateSession(ctx context.Context, userID int64, ttl time.Duration) (string, error) {

@@ -38,16 +38,3 @@ func ViewerID(ctx context.Context) int64 {
 	}
 	return 0
 }
-
-type requestIDKey struct{}
-
-// WithRequestID returns ctx carrying the id of the HTTP request it serves.
-func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
-}
-
-// RequestID returns the id of the request ctx serves, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}

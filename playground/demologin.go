@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
 )
 
@@ -43,7 +44,7 @@ func DemoLogin(store Sessions, ttl time.Duration, logger *slog.Logger) http.Hand
 				return
 			}
 			logger.ErrorContext(ctx, "demo login: "+op, "err", err)
-			fail(http.StatusInternalServerError, "internal error; quote request id %s when reporting it", models.RequestID(ctx))
+			fail(http.StatusInternalServerError, "internal error; quote request id %s when reporting it", httpserver.RequestID(ctx))
 		}
 
 		var user *models.User
@@ -90,7 +91,7 @@ func DemoLogin(store Sessions, ttl time.Duration, logger *slog.Logger) http.Hand
 			return
 		}
 		http.SetCookie(w, &http.Cookie{
-			Name:     models.SessionCookie,
+			Name:     httpserver.SessionCookie,
 			Value:    session,
 			Path:     "/",
 			MaxAge:   int(ttl / time.Second),

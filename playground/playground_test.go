@@ -33,6 +33,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"gorm.io/gorm"
 
+	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 )
@@ -586,7 +587,7 @@ func (s *server) viewerOf(t *testing.T, session string) *viewer {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, s.base+"/graphql", strings.NewReader(`{"query":"{ viewer { databaseId displayName } }"}`))
 	req.Header.Set("Content-Type", "application/json")
-	req.AddCookie(&http.Cookie{Name: models.SessionCookie, Value: session})
+	req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: session})
 	res, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -631,7 +632,7 @@ func TestDemoLoginOnTheEmbeddedDatabase(t *testing.T) {
 		}
 		var session *http.Cookie
 		for _, c := range res.Cookies() {
-			if c.Name == models.SessionCookie {
+			if c.Name == httpserver.SessionCookie {
 				session = c
 			}
 		}

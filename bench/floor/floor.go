@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
 )
 
@@ -186,7 +187,7 @@ func (f *Floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		cursor = &k
 	}
-	c, err := r.Cookie(models.SessionCookie)
+	c, err := r.Cookie(httpserver.SessionCookie)
 	if err != nil {
 		http.Error(w, `{"error":{"code":"unauthenticated","message":"sign in"}}`, http.StatusUnauthorized)
 		return

@@ -1,0 +1,213 @@
+package httpserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/loaders"
+)
+
+// SessionCookie is the name of the cookie that carries a session id.
+const SessionCookie = "PARTIZAP_SESSION"
+
+type requestIDKey struct{}
+
+// RequestID returns the id of the request ctx serves, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// RequestIDLogs adds the request id, when the context has one, to every log record.
+type RequestIDLogs struct{ slog.Handler }
+
+func (h RequestIDLogs) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h RequestIDLogs) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return RequestIDLogs{h.Handler.WithAttrs(attrs)}
+}
+
+func (h RequestIDLogs) WithGroup(name string) slog.Handler {
+	return RequestIDLogs{h.Handler.WithGroup(name)}
+}
+
+// requestID gives every request an id, returned as X-Request-ID and quoted by internal errors
+// and logs. A well-formed id from a proxy in front is kept.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID(id) {
+			b := make([]byte, 12)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// errorWriter answers err in the shape of the routes it serves.
+type errorWriter func(w http.ResponseWriter, r *http.Request, err error)
+
+// recoverPanics turns a panic in a handler into an internal error written by write, which
+// quotes the request id; the panic and its stack are logged. Each family of routes recovers
+// in its own error shape.
+func recoverPanics(logger *slog.Logger, write errorWriter, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			p := recover()
+			if p == nil || p == http.ErrAbortHandler {
+				if p != nil {
+					panic(p)
+				}
+				return
+			}
+			logger.ErrorContext(r.Context(), "handler panicked", "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			// Logged already: the error written is only the generic one.
+			write(w, r, &models.Error{Code: models.EINTERNAL, Message: InternalMessage(r.Context())})
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders are sent with every response: no MIME sniffing, no framing, no referrer, and
+// a policy that lets an API response load nothing.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// NoStore forbids caching every response of next, whoever writes it (a refusal, a recovered
+// panic, the data): private answers depend on the session cookie, and a GET's URL would
+// otherwise let a shared cache hand one viewer's data to another.
+func NoStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "private, no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors lets the listed origins, and only them, call the API with the browser's cookies.
+// Preflights from them are answered here; from anyone else they are refused.
+func cors(allowed []string, next http.Handler) http.Handler {
+	allow := make(map[string]bool, len(allowed))
+	for _, o := range allowed {
+		allow[o] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+		if preflight {
+			// Answered here, before any route: an answer that depends on who asks is never
+			// stored by a shared cache (browsers keep preflights by Access-Control-Max-Age).
+			h.Set("Cache-Control", "private, no-store")
+		}
+		if origin == "" || !allow[origin] {
+			if preflight {
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Set("Access-Control-Expose-Headers", "X-Request-ID")
+		if !preflight {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Add("Vary", "Access-Control-Request-Method")
+		h.Add("Vary", "Access-Control-Request-Headers")
+		h.Set("Access-Control-Allow-Methods", "GET, POST")
+		h.Set("Access-Control-Allow-Headers", "Content-Type, Accept, X-Request-ID")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// deadline bounds every request; the context carries it down to the database, which cancels
+// a statement still running when it passes.
+func deadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// Methods refuses, with 405 and Allow, requests whose method is not among allowed (e.g. "GET,
+// HEAD"), before anything behind it runs: a refused request costs no query.
+func (s *Server) Methods(allowed string, next http.Handler) http.Handler {
+	ok := map[string]bool{}
+	for _, m := range strings.Split(allowed, ",") {
+		ok[strings.TrimSpace(m)] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ok[r.Method] {
+			w.Header().Set("Allow", allowed)
+			s.WriteError(w, r, &models.Error{Code: CodeMethodNotAllowed, Message: "only " + allowed + " is supported on " + r.URL.Path})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// WithViewer resolves the session cookie into the request's viewer and gives the request its
+// loaders. A missing, unknown or expired session makes the request anonymous; a failed lookup
+// is kept as the viewer's error so that data needing a viewer fails rather than pretends
+// nobody signed in.
+func (s *Server) WithViewer(next http.Handler) http.Handler {
+	next = loaders.Middleware(s.opts.Store)(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var user *models.User
+		var err error
+		if c, cookieErr := r.Cookie(SessionCookie); cookieErr == nil {
+			user, err = s.opts.Store.UserBySession(r.Context(), c.Value)
+			switch models.ErrorCode(err) {
+			case models.EUNAUTHENTICATED:
+				user, err = nil, nil
+			case models.EINTERNAL:
+				// EUNAVAILABLE is not logged per request: models.ReportOutages sums it up; a lookup
+				// cut short by the end of the request is no fault either.
+				if r.Context().Err() == nil {
+					s.logger.ErrorContext(r.Context(), "resolve session", "err", err)
+				}
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(models.WithViewer(r.Context(), user, err)))
+	})
+}

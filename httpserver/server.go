@@ -1,0 +1,175 @@
+// Package httpserver is the service's HTTP layer: what every route shares. It owns the
+// middleware every request passes (request ids, security headers, CORS, deadlines, panics),
+// the session cookie, the GraphQL endpoint with its transports and request rules, readiness
+// and metrics, the http.Servers with their timeouts and graceful shutdown, and the one table
+// that turns error codes into HTTP statuses and GraphQL codes (errors.go).
+//
+// It is a top-level folder of its own because no package of the layout can own this: models
+// is the domain, resolvers knows GraphQL's semantics, rest the REST shape and playground the
+// page; each of them serves its routes through this package, and server.go mounts them.
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/resolvers"
+)
+
+// Options are what the HTTP layer needs: its dependencies and its settings.
+type Options struct {
+	Store   *models.Store
+	Cursors *models.Cursors
+	Probe   Probe                // readiness: asks the database over a connection of its own
+	Metrics *prometheus.Registry // served at /metrics, unless MetricsElsewhere
+	Logger  *slog.Logger         // wrapped in RequestIDLogs
+
+	GraphQL            resolvers.Limits
+	GraphQLCacheBytes  int64 // each of the parsed-document and persisted-query caches
+	MaxBodyBytes       int   // largest POST /graphql body
+	CORSAllowedOrigins []string
+	RequestTimeout     time.Duration
+	ShutdownGrace      time.Duration
+	MetricsElsewhere   bool // /metrics is served by MetricsHandler on an address of its own
+}
+
+// Probe says whether the database answers.
+type Probe interface {
+	Check(ctx context.Context) error
+}
+
+// Server routes the service's endpoints behind the middleware every request passes.
+type Server struct {
+	opts   Options
+	logger *slog.Logger
+	mux    *http.ServeMux
+}
+
+// New returns a Server serving /healthz, /readyz and, unless it is served elsewhere, /metrics;
+// the caller mounts the rest with Handle.
+func New(opts Options) *Server {
+	s := &Server{opts: opts, logger: slog.New(RequestIDLogs{opts.Logger.Handler()}), mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	s.mux.HandleFunc("GET /readyz", s.ready)
+	if !opts.MetricsElsewhere {
+		s.mux.Handle("GET /metrics", s.MetricsHandler())
+	}
+	return s
+}
+
+// Logger is the server's logger: the options' one, with request ids.
+func (s *Server) Logger() *slog.Logger { return s.logger }
+
+// Handle mounts h on pattern (http.ServeMux's patterns).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// WriteError answers err in the service's JSON error shape (see WriteJSONError).
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	WriteJSONError(w, r, s.logger, err)
+}
+
+// Handler is every route behind the middleware every request passes.
+func (s *Server) Handler() http.Handler {
+	var h http.Handler = s.mux
+	h = deadline(s.opts.RequestTimeout, h)
+	h = cors(s.opts.CORSAllowedOrigins, h)
+	h = securityHeaders(h)
+	h = recoverPanics(s.logger, s.WriteError, h)
+	h = requestID(h)
+	return h
+}
+
+// MetricsHandler serves the Prometheus registry.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.opts.Metrics, promhttp.HandlerOpts{})
+}
+
+// MetricsServerHandler is /metrics alone, for the server METRICS_ADDR gives an address of its
+// own (one the internet need not reach).
+func (s *Server) MetricsServerHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.MetricsHandler())
+	return securityHeaders(mux)
+}
+
+// ready answers 200 while the database answers, 503 otherwise; /healthz only says the process
+// is alive, so an orchestrator restarts nothing when the database is away. It asks the database
+// itself, over the probe's own connection: a busy pool is no reason to take the instance out of
+// rotation (that would only move its load onto the others).
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.opts.Probe.Check(r.Context()); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "not ready: the database is unavailable\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ready\n")
+}
+
+// NewHTTPServer bounds how long a client may take over each part of a request, so slow or idle
+// clients cannot hold connections (and goroutines) forever.
+func (s *Server) NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves the service on listener, and /metrics on metricsListener unless it is nil,
+// until ctx ends; then both stop accepting and finish their in-flight requests within
+// ShutdownGrace. When either server fails, the other is shut down the same way.
+func (s *Server) Serve(ctx context.Context, listener, metricsListener net.Listener) error {
+	type served struct {
+		srv      *http.Server
+		listener net.Listener
+	}
+	servers := []served{{s.NewHTTPServer(s.Handler()), listener}}
+	if metricsListener != nil {
+		servers = append(servers, served{s.NewHTTPServer(s.MetricsServerHandler()), metricsListener})
+	}
+	errc := make(chan error, len(servers))
+	for _, sv := range servers {
+		go func() { errc <- sv.srv.Serve(sv.listener) }()
+	}
+	var failed error
+	select {
+	case failed = <-errc:
+	case <-ctx.Done():
+		s.logger.Info("shutting down: finishing in-flight requests", "grace", s.opts.ShutdownGrace)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownGrace)
+	defer cancel()
+	errs := make([]error, len(servers))
+	var wg sync.WaitGroup
+	for i, sv := range servers {
+		wg.Go(func() {
+			if err := sv.srv.Shutdown(shutdownCtx); err != nil {
+				s.logger.Warn("grace period over: closing the remaining connections", "err", err)
+				errs[i] = sv.srv.Close()
+			}
+		})
+	}
+	wg.Wait()
+	if failed != nil {
+		return failed
+	}
+	return errors.Join(errs...)
+}
