@@ -2922,3 +2922,37 @@ func TestRESTErrorsAreNeverStored(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedRequestsTouchNoDatabase: a request refused on its method, content type, size or
+// body is refused before its session cookie is looked up, so it costs no SQL statement.
+func TestRefusedRequestsTouchNoDatabase(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 1, Messages: 1, Seed: 1})
+	cookie := httpserver.SessionCookie + "=" + s.session(1)
+	json := map[string]string{"Content-Type": "application/json", "Cookie": cookie}
+	for _, tt := range []struct {
+		name, method, path string
+		header             map[string]string
+		body               string
+		status             int
+	}{
+		{"text/plain POST", "POST", "/graphql", map[string]string{"Content-Type": "text/plain", "Cookie": cookie}, `{"query":"{ viewer { id } }"}`, 415},
+		{"HTML only accepted", "POST", "/graphql", map[string]string{"Content-Type": "application/json", "Accept": "text/html", "Cookie": cookie}, `{"query":"{ viewer { id } }"}`, 406},
+		{"body over the limit", "POST", "/graphql", json, `{"query":"{ viewer { id } }` + strings.Repeat(" ", 64<<10) + `"}`, 413},
+		{"not JSON", "POST", "/graphql", json, `{"query":`, 400},
+		{"PUT on GraphQL", "PUT", "/graphql", json, `{"query":"{ viewer { id } }"}`, 405},
+		{"DELETE on REST", "DELETE", "/vendor/conversations", map[string]string{"Cookie": cookie}, "", 405},
+		{"POST on REST", "POST", "/vendor/conversations", json, "{}", 405},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := s.statements()
+			res, body := s.rawRequest(tt.method, tt.path, tt.header, tt.body)
+			if res.StatusCode != tt.status {
+				t.Fatalf("%d %s, want %d", res.StatusCode, body, tt.status)
+			}
+			if n := s.statements() - before; n != 0 {
+				t.Fatalf("%d SQL statements for a refused request, want none", n)
+			}
+		})
+	}
+}

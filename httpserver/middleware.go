@@ -173,13 +173,18 @@ func deadline(d time.Duration, next http.Handler) http.Handler {
 // HEAD"), before anything behind it runs: a refused request costs no query.
 func (s *Server) Methods(allowed string, next http.Handler) http.Handler {
 	ok := map[string]bool{}
+	var named []string // HEAD goes without saying beside GET
 	for _, m := range strings.Split(allowed, ",") {
-		ok[strings.TrimSpace(m)] = true
+		m = strings.TrimSpace(m)
+		ok[m] = true
+		if m != http.MethodHead {
+			named = append(named, m)
+		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !ok[r.Method] {
 			w.Header().Set("Allow", allowed)
-			s.WriteError(w, r, &models.Error{Code: CodeMethodNotAllowed, Message: "only " + allowed + " is supported on " + r.URL.Path})
+			s.WriteError(w, r, &models.Error{Code: CodeMethodNotAllowed, Message: "only " + strings.Join(named, " and ") + " is supported on " + r.URL.Path})
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -287,8 +287,11 @@ func (s *Store) BusiestVendor(ctx context.Context) (*User, int, error) {
 	}
 	err := s.db.WithContext(ctx).Model(&Conversation{}).Select("seller_id, count(*) AS n").
 		Group("seller_id").Order("n DESC, seller_id").Limit(1).Scan(&top).Error
-	if err != nil || len(top) == 0 {
-		return nil, 0, err
+	if err != nil {
+		return nil, 0, dbError("find the busiest vendor", err)
+	}
+	if len(top) == 0 {
+		return nil, 0, nil
 	}
 	users, err := s.UsersByID(ctx, []int64{top[0].SellerID})
 	if err != nil || len(users) == 0 {

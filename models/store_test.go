@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/dbtest"
+	"github.com/partizap/vendor-inbox/models/pgtest"
 )
 
 var t0 = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
@@ -412,6 +414,56 @@ func TestInboxIsAnIndexRangeScan(t *testing.T) {
 		}
 		if !strings.Contains(plan, `"Index Name": "conversations_inbox_idx"`) || strings.Contains(plan, `"Node Type": "Sort"`) || strings.Contains(plan, `"Seq Scan"`) {
 			t.Errorf("statement %s\nis not a range scan of conversations_inbox_idx:\n%s", sql, plan)
+		}
+	}
+}
+
+// TestEveryStoreMethodIsUnavailableWhileTheDatabaseIsDown drives each public method of Store
+// against a stopped PostgreSQL server: each fails with EUNAVAILABLE, the code clients may
+// retry, never a raw driver error (an internal error). A method added to Store without a case
+// here fails the test.
+func TestEveryStoreMethodIsUnavailableWhileTheDatabaseIsDown(t *testing.T) {
+	t.Parallel()
+	cluster := pgtest.Start(t)
+	ctx := context.Background()
+	db, err := models.Open(ctx, cluster.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dbtest.Close(db)
+	if _, err := models.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	store := models.NewStore(db)
+	cluster.Stop(t)
+	ids := []int64{1, 2}
+	calls := map[string]func() error{
+		"VendorConversations": func() error {
+			_, err := store.VendorConversations(ctx, 1, models.PageArgs{First: ptr(2)})
+			return err
+		},
+		"CountVendorConversations":     func() error { _, err := store.CountVendorConversations(ctx, 1); return err },
+		"UsersByID":                    func() error { _, err := store.UsersByID(ctx, ids); return err },
+		"ProductsByID":                 func() error { _, err := store.ProductsByID(ctx, 1, ids); return err },
+		"ImagesByProductID":            func() error { _, err := store.ImagesByProductID(ctx, ids); return err },
+		"ParticipantsByConversationID": func() error { _, err := store.ParticipantsByConversationID(ctx, 1, ids); return err },
+		"LastMessagesByConversationID": func() error { _, err := store.LastMessagesByConversationID(ctx, 1, ids); return err },
+		"UnreadCounts":                 func() error { _, err := store.UnreadCounts(ctx, 1, ids); return err },
+		"ConversationsByID":            func() error { _, err := store.ConversationsByID(ctx, 1, ids); return err },
+		"MessagesByID":                 func() error { _, err := store.MessagesByID(ctx, 1, ids); return err },
+		"BusiestVendor":                func() error { _, _, err := store.BusiestVendor(ctx); return err },
+		"CreateSession":                func() error { _, err := store.CreateSession(ctx, 1, time.Hour); return err },
+		"UserBySession":                func() error { _, err := store.UserBySession(ctx, "a-session-id"); return err },
+	}
+	typ := reflect.TypeOf(store)
+	for i := range typ.NumMethod() {
+		if name := typ.Method(i).Name; calls[name] == nil {
+			t.Errorf("Store.%s has no case in this test", name)
+		}
+	}
+	for name, call := range calls {
+		if err := call(); models.ErrorCode(err) != models.EUNAVAILABLE {
+			t.Errorf("%s: %v (code %q), want %q", name, err, models.ErrorCode(err), models.EUNAVAILABLE)
 		}
 	}
 }

@@ -28,34 +28,36 @@ type Sessions interface {
 func DemoLogin(store Sessions, ttl time.Duration, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		fail := func(status int, format string, args ...any) {
+		// Errors are plain text, for a person in a browser; the one error table gives the status.
+		fail := func(code, format string, args ...any) {
+			err := &models.Error{Code: code, Message: fmt.Sprintf(format, args...)}
 			w.Header().Set("Cache-Control", "no-store")
-			http.Error(w, fmt.Sprintf(format, args...), status)
+			http.Error(w, err.Message, httpserver.Status(err))
 		}
 		if r.Method != http.MethodGet { // not even HEAD: a probe must not sign anyone in
 			w.Header().Set("Allow", http.MethodGet)
-			fail(http.StatusMethodNotAllowed, "sign in with GET %s", DemoLoginPath)
+			fail(httpserver.CodeMethodNotAllowed, "sign in with GET %s", DemoLoginPath)
 			return
 		}
 		internal := func(op string, err error) {
 			if models.ErrorCode(err) == models.EUNAVAILABLE {
 				w.Header().Set("Retry-After", "5")
-				fail(http.StatusServiceUnavailable, "the database is unavailable; try again shortly")
+				fail(models.EUNAVAILABLE, "%s", models.ErrorMessage(err))
 				return
 			}
 			logger.ErrorContext(ctx, "demo login: "+op, "err", err)
-			fail(http.StatusInternalServerError, "internal error; quote request id %s when reporting it", httpserver.RequestID(ctx))
+			fail(models.EINTERNAL, "%s", httpserver.InternalMessage(ctx))
 		}
 
 		var user *models.User
 		switch values := r.URL.Query()["user"]; {
 		case len(values) > 1:
-			fail(http.StatusBadRequest, "give user once: /demo/login?user=ID")
+			fail(models.EINVALID, "give user once: /demo/login?user=ID")
 			return
 		case len(values) == 1:
 			id, err := strconv.ParseInt(values[0], 10, 64)
 			if err != nil || id <= 0 {
-				fail(http.StatusBadRequest, "user must be a user id, a positive integer like /demo/login?user=1; not %q", values[0])
+				fail(models.EINVALID, "user must be a user id, a positive integer like /demo/login?user=1; not %q", values[0])
 				return
 			}
 			users, err := store.UsersByID(ctx, []int64{id})
@@ -64,7 +66,7 @@ func DemoLogin(store Sessions, ttl time.Duration, logger *slog.Logger) http.Hand
 				return
 			}
 			if len(users) == 0 {
-				fail(http.StatusNotFound, "there is no user %d", id)
+				fail(models.ENOTFOUND, "there is no user %d", id)
 				return
 			}
 			user = users[0]
@@ -75,7 +77,7 @@ func DemoLogin(store Sessions, ttl time.Duration, logger *slog.Logger) http.Hand
 				return
 			}
 			if vendor == nil {
-				fail(http.StatusNotFound, "no vendor to sign in: the database has no conversations yet (fill it with `go run . seed`), or name a user: /demo/login?user=ID")
+				fail(models.ENOTFOUND, "no vendor to sign in: the database has no conversations yet (fill it with `go run . seed`), or name a user: /demo/login?user=ID")
 				return
 			}
 			user = vendor
@@ -84,7 +86,7 @@ func DemoLogin(store Sessions, ttl time.Duration, logger *slog.Logger) http.Hand
 		session, err := store.CreateSession(ctx, user.ID, ttl)
 		if err != nil {
 			if models.ErrorCode(err) == models.ENOTFOUND { // deleted in the meantime
-				fail(http.StatusNotFound, "there is no user %d", user.ID)
+				fail(models.ENOTFOUND, "there is no user %d", user.ID)
 				return
 			}
 			internal("create session", err)

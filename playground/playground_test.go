@@ -31,7 +31,6 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
@@ -618,7 +617,7 @@ func TestDemoLoginOnTheEmbeddedDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeDB(db)
+	defer dbtest.Close(db)
 	vendor, _, err := models.NewStore(db).BusiestVendor(context.Background())
 	if err != nil || vendor == nil {
 		t.Fatalf("no demo vendor: %v", err)
@@ -659,12 +658,6 @@ func mustGet(t *testing.T, u string) *http.Response {
 		t.Fatal(err)
 	}
 	return res
-}
-
-func closeDB(db *gorm.DB) {
-	if sqlDB, err := db.DB(); err == nil {
-		_ = sqlDB.Close()
-	}
 }
 
 // cursorSecret is the CURSOR_SECRET of the servers started outside demo mode, which need one.
@@ -961,7 +954,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 	var title string
 	err = db.Raw(`SELECT p.title FROM conversations c JOIN products p ON p.id = c.product_id
 		WHERE c.seller_id = ? ORDER BY c.updated_at DESC, c.id DESC LIMIT 1`, vendor.ID).Scan(&title).Error
-	closeDB(db)
+	dbtest.Close(db)
 	if err != nil || title == "" {
 		t.Fatalf("newest conversation's product: %q, %v", title, err)
 	}

@@ -66,7 +66,7 @@ func NewOn(t testing.TB, dialect string) (string, *gorm.DB) {
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}
-	t.Cleanup(func() { closeDB(db) })
+	t.Cleanup(func() { Close(db) })
 	if _, err := models.Migrate(ctx, db); err != nil {
 		t.Fatalf("migrate test database: %v", err)
 	}
@@ -81,7 +81,7 @@ func newPostgres(t testing.TB, ctx context.Context) string {
 	if err != nil {
 		t.Fatalf("PostgreSQL is required for this test and is unreachable at %s (set TEST_DATABASE_URL): %v", server, err)
 	}
-	defer closeDB(admin)
+	defer Close(admin)
 
 	suffix := make([]byte, 6)
 	_, _ = rand.Read(suffix)
@@ -95,7 +95,7 @@ func newPostgres(t testing.TB, ctx context.Context) string {
 			t.Errorf("drop test database %s: %v", name, err)
 			return
 		}
-		defer closeDB(admin)
+		defer Close(admin)
 		if err := admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)").Error; err != nil {
 			t.Errorf("drop test database %s: %v", name, err)
 		}
@@ -108,7 +108,8 @@ func newPostgres(t testing.TB, ctx context.Context) string {
 	return u.String()
 }
 
-func closeDB(db *gorm.DB) {
+// Close closes db's connection pool.
+func Close(db *gorm.DB) {
 	if sqlDB, err := db.DB(); err == nil {
 		_ = sqlDB.Close()
 	}
