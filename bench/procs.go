@@ -32,7 +32,7 @@ const benchCursorSecret = "partizap-bench-cursor-secret-0123456789"
 func buildServer(ctx context.Context, root, dir string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	bin := filepath.Join(dir, "server")
+	bin := filepath.Join(dir, "vendor-inbox")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {

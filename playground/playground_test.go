@@ -479,7 +479,7 @@ func serverBinary(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		binPath = filepath.Join(binDir, "server")
+		binPath = filepath.Join(binDir, "vendor-inbox")
 		cmd := exec.Command("go", "build", "-o", binPath, ".")
 		cmd.Dir = repoRoot(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
