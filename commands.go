@@ -17,6 +17,7 @@ import (
 
 	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 	"github.com/partizap/vendor-inbox/models/seed"
 	"github.com/partizap/vendor-inbox/playground"
 )
@@ -203,7 +204,7 @@ func (a *app) serveCommand(ctx context.Context, _ *flag.FlagSet, _ io.Writer) er
 }
 
 func (a *app) migrate(ctx context.Context) error {
-	applied, err := models.Migrate(ctx, a.db)
+	applied, err := database.Migrate(ctx, a.db)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -315,5 +316,5 @@ func describeDatabase(databaseURL string) string {
 	if path, ok := strings.CutPrefix(databaseURL, "sqlite:"); ok {
 		return "SQLite " + path + " (embedded; set DATABASE_URL=postgres://… for PostgreSQL)"
 	}
-	return "PostgreSQL " + models.RedactURL(databaseURL)
+	return "PostgreSQL " + database.RedactURL(databaseURL)
 }

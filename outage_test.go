@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/partizap/vendor-inbox/httpserver"
-	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 	"github.com/partizap/vendor-inbox/models/pgtest"
 	"github.com/partizap/vendor-inbox/models/seed"
@@ -89,11 +89,11 @@ func TestDatabaseHangs(t *testing.T) {
 	t.Parallel()
 	cluster := pgtest.Start(t)
 	ctx := context.Background()
-	db, err := models.Open(ctx, cluster.URL())
+	db, err := database.Open(ctx, cluster.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := models.Migrate(ctx, db); err != nil {
+	if _, err := database.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	summary, err := seed.Seed(ctx, db, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
@@ -201,11 +201,11 @@ func TestOutageIsLoggedOncePerInterval(t *testing.T) {
 	t.Parallel()
 	cluster := pgtest.Start(t)
 	ctx := context.Background()
-	db, err := models.Open(ctx, cluster.URL())
+	db, err := database.Open(ctx, cluster.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := models.Migrate(ctx, db); err != nil {
+	if _, err := database.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	summary, err := seed.Seed(ctx, db, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})

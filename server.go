@@ -24,6 +24,7 @@ import (
 
 	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 	"github.com/partizap/vendor-inbox/playground"
 	"github.com/partizap/vendor-inbox/resolvers"
 	"github.com/partizap/vendor-inbox/rest"
@@ -48,8 +49,8 @@ func main() {
 // app holds what every command shares: the database, the queries and the metrics.
 type app struct {
 	db      *gorm.DB
-	probe   *models.Probe   // readiness: the database over a connection of its own
-	outages *models.Outages // logs failed-unavailable statements once per interval
+	probe   *database.Probe   // readiness: the database over a connection of its own
+	outages *database.Outages // logs failed-unavailable statements once per interval
 	store   *models.Store
 	cursors *models.Cursors
 	metrics *prometheus.Registry
@@ -76,7 +77,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	// Fail fast on an unreachable server rather than wait for the OS to give up.
 	openCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	db, err := models.OpenWith(openCtx, cfg.DatabaseURL, models.DBOptions{
+	db, err := database.OpenWith(openCtx, cfg.DatabaseURL, database.DBOptions{
 		MaxOpenConns:     cfg.DBMaxOpenConns,
 		StatementTimeout: cfg.DBStatementTimeout,
 		ConnectTimeout:   cfg.DBTimeout,
@@ -94,7 +95,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		metrics:          prometheus.NewRegistry(),
 		logger:           slog.New(httpserver.RequestIDLogs{Handler: logger.Handler()}),
 	}
-	if a.probe, err = models.OpenProbe(cfg.DatabaseURL, readyTimeout, readyMaxAge); err != nil {
+	if a.probe, err = database.OpenProbe(cfg.DatabaseURL, readyTimeout, readyMaxAge); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -103,12 +104,12 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		Help: "SQL statements executed against the database.",
 	})
 	a.metrics.MustRegister(queries, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := models.CountStatements(db, queries.Inc); err != nil {
+	if err := database.CountStatements(db, queries.Inc); err != nil {
 		a.close()
 		return nil, err
 	}
 	// A failed statement of the pool means a cached "ready" may be out of date.
-	if a.outages, err = models.ReportOutages(db, a.logger, models.DefaultOutageInterval, a.probe.Invalidate); err != nil {
+	if a.outages, err = database.ReportOutages(db, a.logger, database.DefaultOutageInterval, a.probe.Invalidate); err != nil {
 		a.close()
 		return nil, err
 	}

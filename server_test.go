@@ -38,6 +38,7 @@ import (
 	"github.com/partizap/vendor-inbox/bench/floor"
 	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 	"github.com/partizap/vendor-inbox/models/pgtest"
 	"github.com/partizap/vendor-inbox/models/seed"
@@ -2005,7 +2006,7 @@ func TestSlowStatementsAreCancelled(t *testing.T) {
 }
 
 func slowStatementIsCancelled(t *testing.T, env map[string]string, status int, code string) {
-	dsn, db := dbtest.NewOn(t, models.Postgres)
+	dsn, db := dbtest.NewOn(t, database.Postgres)
 	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 1, Conversations: 2, Messages: 1, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -2269,11 +2270,11 @@ func TestDatabaseOutageAndRecovery(t *testing.T) {
 	t.Parallel()
 	cluster := pgtest.Start(t)
 	ctx := context.Background()
-	db, err := models.Open(ctx, cluster.URL())
+	db, err := database.Open(ctx, cluster.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := models.Migrate(ctx, db); err != nil {
+	if _, err := database.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	summary, err := seed.Seed(ctx, db, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
@@ -2417,7 +2418,7 @@ func FuzzGraphQLBody(f *testing.F) {
 // handler, so that comparing their speed compares the same work.
 func TestFloorAnswersByteForByteLikeTheService(t *testing.T) {
 	t.Parallel()
-	dsn, db := dbtest.NewOn(t, models.Postgres)
+	dsn, db := dbtest.NewOn(t, database.Postgres)
 	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 2, Conversations: 30, Messages: 3, Seed: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -2704,7 +2705,7 @@ func TestRequestsThatRunOutOfTimeGetTimeout(t *testing.T) {
 // internal error.
 func TestSlowGraphQLRequestsTimeOut(t *testing.T) {
 	t.Parallel()
-	dsn, db := dbtest.NewOn(t, models.Postgres)
+	dsn, db := dbtest.NewOn(t, database.Postgres)
 	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 1, Conversations: 2, Messages: 1, Seed: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/partizap/vendor-inbox/bench/floor"
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 )
 
 // benchCursorSecret signs cursors in both the server and the floor: the same key makes their
@@ -340,9 +341,9 @@ func runFloor(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.MaxConns = int32(min(max(*maxConns, 1), 1000))
-	// The service plans every execution for its arguments (models.CustomPlans); so does the floor.
+	// The service plans every execution for its arguments (database.CustomPlans); so does the floor.
 	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
-		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = models.CustomPlans
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = database.CustomPlans
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

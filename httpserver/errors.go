@@ -91,7 +91,7 @@ func clientError(r *http.Request, logger *slog.Logger, err error) *models.Error 
 			return e
 		}
 	}
-	// Outages are not logged per request: the database layer counts them (models.ReportOutages).
+	// Outages are not logged per request: the database layer counts them (database.ReportOutages).
 	logger.ErrorContext(ctx, "request failed", "path", r.URL.Path, "err", err)
 	return &models.Error{Code: models.EINTERNAL, Message: InternalMessage(ctx)}
 }
@@ -180,7 +180,7 @@ func presentGraphQLError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			if domain.Field != "" {
 				presented.Extensions["field"] = domain.Field
 			}
-			return presented // outages are not logged per request: models.ReportOutages counts them
+			return presented // outages are not logged per request: database.ReportOutages counts them
 		}
 		var gqlErr *gqlerror.Error
 		if errors.As(err, &gqlErr) && gqlErr.Unwrap() == nil {

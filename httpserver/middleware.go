@@ -206,7 +206,7 @@ func (s *Server) WithViewer(next http.Handler) http.Handler {
 			case models.EUNAUTHENTICATED:
 				user, err = nil, nil
 			case models.EINTERNAL:
-				// EUNAVAILABLE is not logged per request: models.ReportOutages sums it up; a lookup
+				// EUNAVAILABLE is not logged per request: database.ReportOutages sums it up; a lookup
 				// cut short by the end of the request is no fault either.
 				if r.Context().Err() == nil {
 					s.logger.ErrorContext(r.Context(), "resolve session", "err", err)

@@ -1,15 +1,10 @@
 package models
 
 import (
-	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/partizap/vendor-inbox/models/database"
 )
 
 // Error codes are stable and machine-readable. The HTTP and GraphQL layers map each of them once
@@ -82,27 +77,8 @@ var ErrTimeout = &Error{Code: ETIMEOUT, Message: "the request took longer than t
 // may retry; anything else stays internal.
 func dbError(op string, err error) error {
 	wrapped := fmt.Errorf("%s: %w", op, err)
-	if !unavailable(err) {
+	if !database.Unavailable(err) {
 		return wrapped
 	}
 	return &Error{Code: EUNAVAILABLE, Message: "the database is unavailable; try again shortly", Err: wrapped}
-}
-
-func unavailable(err error) bool {
-	var pgErr *pgconn.PgError
-	var connectErr *pgconn.ConnectError
-	var netErr net.Error
-	switch {
-	case errors.As(err, &pgErr):
-		// Class 08: connection exceptions; 57P0x: the server is shutting down or starting up;
-		// 57014: the statement timeout cancelled the query.
-		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P0") || pgErr.Code == "57014"
-	case errors.As(err, &connectErr), errors.As(err, &netErr),
-		errors.Is(err, driver.ErrBadConn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
-		errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err):
-		return true
-	}
-	// SQLite's writer lock outlasted the busy timeout.
-	msg := err.Error()
-	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "conn closed")
 }

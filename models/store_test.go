@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 	"github.com/partizap/vendor-inbox/models/pgtest"
 )
@@ -72,7 +73,7 @@ func ptr[T any](v T) *T { return &v }
 func TestMigrateTwiceAppliesNothingTheSecondTime(t *testing.T) {
 	t.Parallel()
 	_, db := dbtest.New(t) // already migrated once
-	applied, err := models.Migrate(context.Background(), db)
+	applied, err := database.Migrate(context.Background(), db)
 	if err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
@@ -90,7 +91,7 @@ func TestMigrateRefusesAnEditedMigration(t *testing.T) {
 	t.Parallel()
 	_, db := dbtest.New(t)
 	db.Exec("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
-	_, err := models.Migrate(context.Background(), db)
+	_, err := database.Migrate(context.Background(), db)
 	if err == nil || !strings.Contains(err.Error(), "was changed after it was applied") {
 		t.Fatalf("Migrate after an edit: error = %v, want it refused", err)
 	}
@@ -396,7 +397,7 @@ func TestInboxIsAnIndexRangeScan(t *testing.T) {
 	}
 	for i, sql := range statements {
 		var plan string
-		if models.Dialect(f.db) == models.SQLite {
+		if database.Dialect(f.db) == database.SQLite {
 			var steps []struct{ Detail string }
 			if err := f.db.Raw("EXPLAIN QUERY PLAN "+sql, vars[i]...).Scan(&steps).Error; err != nil {
 				t.Fatal(err)
@@ -426,12 +427,12 @@ func TestEveryStoreMethodIsUnavailableWhileTheDatabaseIsDown(t *testing.T) {
 	t.Parallel()
 	cluster := pgtest.Start(t)
 	ctx := context.Background()
-	db, err := models.Open(ctx, cluster.URL())
+	db, err := database.Open(ctx, cluster.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dbtest.Close(db)
-	if _, err := models.Migrate(ctx, db); err != nil {
+	if _, err := database.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	store := models.NewStore(db)

@@ -34,6 +34,7 @@ import (
 
 	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 )
 
@@ -613,7 +614,7 @@ func TestDemoLoginOnTheEmbeddedDatabase(t *testing.T) {
 		t.Errorf("the page does not offer the demo sign-in:\n%s", page)
 	}
 
-	db, err := models.Open(context.Background(), "sqlite:"+filepath.Join(s.dataDir, "partizap.db"))
+	db, err := database.Open(context.Background(), "sqlite:"+filepath.Join(s.dataDir, "partizap.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -667,7 +668,7 @@ const cursorSecret = "playground-tests-cursor-secret-0123456789"
 // no such route; DEMO_LOGIN=true turns it on on PostgreSQL too.
 func TestDemoLoginIsOffOutsideDemoMode(t *testing.T) {
 	t.Parallel()
-	pgURL, _ := dbtest.NewOn(t, models.Postgres)
+	pgURL, _ := dbtest.NewOn(t, database.Postgres)
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -943,7 +944,7 @@ func TestPlaygroundInChromium(t *testing.T) {
 	}
 
 	// What the result must show: the product of the demo vendor's newest conversation.
-	db, err := models.Open(context.Background(), "sqlite:"+filepath.Join(s.dataDir, "partizap.db"))
+	db, err := database.Open(context.Background(), "sqlite:"+filepath.Join(s.dataDir, "partizap.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

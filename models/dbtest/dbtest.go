@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 )
 
 // DefaultURL is the local server the tests use when TEST_DATABASE_URL is unset.
@@ -34,12 +35,12 @@ func ServerURL() string {
 // Dialect returns the dialect TEST_DB selects.
 func Dialect(t testing.TB) string {
 	switch d := os.Getenv("TEST_DB"); d {
-	case "", models.Postgres:
-		return models.Postgres
-	case models.SQLite:
-		return models.SQLite
+	case "", database.Postgres:
+		return database.Postgres
+	case database.SQLite:
+		return database.SQLite
 	default:
-		t.Fatalf("TEST_DB must be %q or %q, not %q", models.Postgres, models.SQLite, d)
+		t.Fatalf("TEST_DB must be %q or %q, not %q", database.Postgres, database.SQLite, d)
 		return ""
 	}
 }
@@ -57,17 +58,17 @@ func NewOn(t testing.TB, dialect string) (string, *gorm.DB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var dsn string
-	if dialect == models.SQLite {
+	if dialect == database.SQLite {
 		dsn = "sqlite:" + filepath.Join(t.TempDir(), "test.db")
 	} else {
 		dsn = newPostgres(t, ctx)
 	}
-	db, err := models.Open(ctx, dsn)
+	db, err := database.Open(ctx, dsn)
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}
 	t.Cleanup(func() { Close(db) })
-	if _, err := models.Migrate(ctx, db); err != nil {
+	if _, err := database.Migrate(ctx, db); err != nil {
 		t.Fatalf("migrate test database: %v", err)
 	}
 	return dsn, db
@@ -77,7 +78,7 @@ func NewOn(t testing.TB, dialect string) (string, *gorm.DB) {
 func newPostgres(t testing.TB, ctx context.Context) string {
 	t.Helper()
 	server := ServerURL()
-	admin, err := models.Open(ctx, server)
+	admin, err := database.Open(ctx, server)
 	if err != nil {
 		t.Fatalf("PostgreSQL is required for this test and is unreachable at %s (set TEST_DATABASE_URL): %v", server, err)
 	}
@@ -90,7 +91,7 @@ func newPostgres(t testing.TB, ctx context.Context) string {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
-		admin, err := models.Open(context.Background(), server)
+		admin, err := database.Open(context.Background(), server)
 		if err != nil {
 			t.Errorf("drop test database %s: %v", name, err)
 			return

@@ -27,6 +27,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 )
 
 // Options says how much data to generate and from which seed. Timestamps are whole seconds in
@@ -126,15 +127,15 @@ var defaultNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 // On PostgreSQL the rows are streamed with COPY over one connection of db's pool, and the
 // service's statement_timeout is lifted for Seed's own statements: a bulk load's statements,
 // its wait for a concurrent Seed and the VACUUM after it may take far longer than a request's.
-// For the same reason its statements are not bounded by models.DBOptions.Timeout.
+// For the same reason its statements are not bounded by database.DBOptions.Timeout.
 func Seed(ctx context.Context, db *gorm.DB, opts Options) (Summary, error) {
 	if err := opts.validate(); err != nil {
 		return Summary{}, err
 	}
-	ctx = models.WithoutTimeout(ctx)
+	ctx = database.WithoutTimeout(ctx)
 	g := newGenerator(opts)
 	load, analyze := loadSQLite, analyzeSQLite
-	if models.Dialect(db) == models.Postgres {
+	if database.Dialect(db) == database.Postgres {
 		load, analyze = loadPostgres, analyzePostgres
 	}
 	g.start = time.Now()
@@ -178,7 +179,7 @@ func roundSeconds(d time.Duration) float64 { return math.Round(d.Seconds()*1e6) 
 // empty.
 func loadSQLite(ctx context.Context, db *gorm.DB, g *generator) error {
 	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// Two concurrent Seeds would both find users empty and then collide on ids. models.Open's
+		// Two concurrent Seeds would both find users empty and then collide on ids. database.Open's
 		// DSN makes every transaction BEGIN IMMEDIATE (_txlock=immediate), which takes the
 		// database's write lock before the check below, so the second Seed waits in BEGIN
 		// (busy_timeout) and then reads the first one's users. An INTEGER PRIMARY KEY (the rowid)

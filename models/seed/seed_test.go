@@ -22,6 +22,7 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 )
 
@@ -300,7 +301,7 @@ func TestSeedIsTheSameOnEveryDialect(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background() // t.Context() is canceled before the cleanups run
-			lite, err := models.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "x.db"))
+			lite, err := database.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "x.db"))
 			if err != nil {
 				t.Fatalf("open SQLite: %v", err)
 			}
@@ -309,7 +310,7 @@ func TestSeedIsTheSameOnEveryDialect(t *testing.T) {
 					_ = sqlDB.Close()
 				}
 			})
-			if _, err := models.Migrate(ctx, lite); err != nil {
+			if _, err := database.Migrate(ctx, lite); err != nil {
 				t.Fatalf("migrate SQLite: %v", err)
 			}
 			_, other := dbtest.New(t)
@@ -708,9 +709,9 @@ func TestSeedReportsProgress(t *testing.T) {
 func TestSeedOnPostgresOutlastsTheStatementTimeout(t *testing.T) {
 	t.Parallel()
 	const timeout = 100 * time.Millisecond
-	dsn, admin := dbtest.NewOn(t, models.Postgres)
+	dsn, admin := dbtest.NewOn(t, database.Postgres)
 	ctx := context.Background()
-	db, err := models.OpenWith(ctx, dsn, models.DBOptions{MaxOpenConns: 1, StatementTimeout: timeout})
+	db, err := database.OpenWith(ctx, dsn, database.DBOptions{MaxOpenConns: 1, StatementTimeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}

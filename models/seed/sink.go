@@ -129,7 +129,7 @@ func copyRows[T any](s *copySink, table string, columns []string, rows []T, valu
 	return nil
 }
 
-// withPgx runs f on one connection of db's pool, as the pgx connection underneath (models.Open
+// withPgx runs f on one connection of db's pool, as the pgx connection underneath (database.Open
 // opens PostgreSQL through pgx's database/sql driver), for what database/sql cannot do: COPY.
 // f must leave no transaction open; the connection then returns to the pool.
 func withPgx(ctx context.Context, db *gorm.DB, f func(*pgx.Conn) error) error {

@@ -1,4 +1,4 @@
-package models_test
+package database_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 )
 
@@ -39,7 +39,7 @@ func TestProbeSharesAndCachesAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p, err := models.OpenProbe(tt.url, 5*time.Second, tt.maxAge)
+			p, err := database.OpenProbe(tt.url, 5*time.Second, tt.maxAge)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,11 +68,11 @@ func TestProbeSharesAndCachesAnswers(t *testing.T) {
 					time.Sleep(d)
 				}
 				for _, err := range errs {
-					if got := err != nil; got != s.wantErr || (got && models.ErrorCode(err) != models.EUNAVAILABLE) {
-						t.Fatalf("step %d (%s): Check = %v, want an error: %v (EUNAVAILABLE)", i, s.do, err, s.wantErr)
+					if got := err != nil; got != s.wantErr || (got && !database.Unavailable(err)) {
+						t.Fatalf("step %d (%s): Check = %v, want an error: %v (the database unavailable)", i, s.do, err, s.wantErr)
 					}
 				}
-				if got := models.ProbeQueries(p); got != s.wantQueries {
+				if got := database.ProbeQueries(p); got != s.wantQueries {
 					t.Fatalf("step %d (%s): %d queries sent, want %d", i, s.do, got, s.wantQueries)
 				}
 			}

@@ -1,13 +1,18 @@
-package models
+package database
 
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 )
 
@@ -108,7 +113,7 @@ func (h *statementHooks) after(rows bool) func(*gorm.DB) {
 			switch {
 			case err == nil, errors.Is(err, gorm.ErrRecordNotFound):
 				o.succeeded()
-			case unavailable(err):
+			case Unavailable(err):
 				o.failed(err)
 			}
 		}
@@ -133,7 +138,29 @@ func (e *timeoutError) Unwrap() []error { return []error{context.DeadlineExceede
 func hooksOf(db *gorm.DB) (*statementHooks, error) {
 	h, ok := db.Config.Plugins[hooksName].(*statementHooks)
 	if !ok {
-		return nil, errors.New("the database was not opened with models.OpenWith")
+		return nil, errors.New("the database was not opened with database.OpenWith")
 	}
 	return h, nil
+}
+
+// Unavailable reports whether err is a failure of the database itself: unreachable,
+// restarting, too slow for the deadline, or locked. Such failures are worth retrying; any
+// other is a fault of the statement or the service.
+func Unavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &pgErr):
+		// Class 08: connection exceptions; 57P0x: the server is shutting down or starting up;
+		// 57014: the statement timeout cancelled the query.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P0") || pgErr.Code == "57014"
+	case errors.As(err, &connectErr), errors.As(err, &netErr),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err):
+		return true
+	}
+	// SQLite's writer lock outlasted the busy timeout.
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "conn closed")
 }

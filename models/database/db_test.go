@@ -1,11 +1,11 @@
-package models_test
+package database_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 )
 
@@ -14,12 +14,12 @@ import (
 // plan_cache_mode in the URL still wins.
 func TestPostgresPlansEveryExecution(t *testing.T) {
 	t.Parallel()
-	dsn, _ := dbtest.NewOn(t, models.Postgres)
+	dsn, _ := dbtest.NewOn(t, database.Postgres)
 	for _, tt := range []struct{ url, want string }{
-		{dsn, models.CustomPlans},
+		{dsn, database.CustomPlans},
 		{dsn + "&plan_cache_mode=auto", "auto"},
 	} {
-		db, err := models.Open(context.Background(), tt.url)
+		db, err := database.Open(context.Background(), tt.url)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func TestPostgresPlansEveryExecution(t *testing.T) {
 // service's bound on a statement nor PostgreSQL's statement_timeout stops it.
 func TestMigrationsAreNotBoundLikeRequests(t *testing.T) {
 	t.Parallel()
-	dsn, setup := dbtest.NewOn(t, models.Postgres)
+	dsn, setup := dbtest.NewOn(t, database.Postgres)
 	// An empty database again, so that every migration runs, and its first DDL statement made
 	// slower than both bounds (generous ones: the machine may be busy).
 	for _, sql := range []string{
@@ -58,7 +58,7 @@ func TestMigrationsAreNotBoundLikeRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db, err := models.OpenWith(context.Background(), dsn, models.DBOptions{StatementTimeout: 500 * time.Millisecond, Timeout: time.Second})
+	db, err := database.OpenWith(context.Background(), dsn, database.DBOptions{StatementTimeout: 500 * time.Millisecond, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestMigrationsAreNotBoundLikeRequests(t *testing.T) {
 	if err := db.Raw("SHOW statement_timeout").Scan(&bound).Error; err != nil || bound != "500ms" {
 		t.Fatalf("statement_timeout = %q (%v): the bound is not in force, so this test proves nothing", bound, err)
 	}
-	applied, err := models.Migrate(context.Background(), db)
+	applied, err := database.Migrate(context.Background(), db)
 	if err != nil || len(applied) == 0 {
 		t.Fatalf("migrate under request bounds: %v %v", applied, err)
 	}

@@ -1,4 +1,8 @@
-package models
+// Package database is the plumbing beneath models: opening PostgreSQL or the embedded SQLite,
+// the pool and its bounds on every statement, the statement counter, outage reporting, the
+// readiness probe, and the migrations. It knows SQL drivers and GORM's configuration, and
+// nothing of the domain, which stays in models.
+package database
 
 import (
 	"context"

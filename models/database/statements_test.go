@@ -1,4 +1,4 @@
-package models_test
+package database_test
 
 import (
 	"context"
@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 )
 
@@ -23,8 +22,8 @@ func TestStatementTimeout(t *testing.T) {
 	// run with Exec: SQLite's driver interrupts a statement while it executes, not while the
 	// caller reads its rows.
 	slow := map[string]map[bool]string{
-		models.Postgres: {true: "SELECT pg_sleep(30)", false: "SELECT pg_sleep(0.05)"},
-		models.SQLite: {
+		database.Postgres: {true: "SELECT pg_sleep(30)", false: "SELECT pg_sleep(0.05)"},
+		database.SQLite: {
 			true:  "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 1000000000) SELECT count(*) FROM s",
 			false: "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 30000) SELECT count(*) FROM s",
 		},
@@ -37,15 +36,15 @@ func TestStatementTimeout(t *testing.T) {
 		wantCode string
 	}{
 		{"a statement over the timeout fails", 300 * time.Millisecond, context.Background(), true, models.EUNAVAILABLE},
-		{"WithoutTimeout lifts the bound", time.Millisecond, models.WithoutTimeout(context.Background()), false, ""},
+		{"WithoutTimeout lifts the bound", time.Millisecond, database.WithoutTimeout(context.Background()), false, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			db, err := models.OpenWith(context.Background(), dsn, models.DBOptions{Timeout: tt.timeout})
+			db, err := database.OpenWith(context.Background(), dsn, database.DBOptions{Timeout: tt.timeout})
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { closeDB(db) })
+			t.Cleanup(func() { dbtest.Close(db) })
 			began := time.Now()
 			err = db.WithContext(tt.ctx).Exec(slow[tt.long]).Error
 			elapsed := time.Since(began)
@@ -55,8 +54,7 @@ func TestStatementTimeout(t *testing.T) {
 				}
 				return
 			}
-			err = models.DBError("slow", err)
-			if models.ErrorCode(err) != tt.wantCode || !errors.Is(err, context.DeadlineExceeded) ||
+			if !database.Unavailable(err) || !errors.Is(err, context.DeadlineExceeded) ||
 				!strings.Contains(err.Error(), "no answer from the database within "+tt.timeout.String()) {
 				t.Fatalf("%s: %v; want %s, no answer within %v", slow[tt.long], err, tt.wantCode, tt.timeout)
 			}
@@ -72,25 +70,27 @@ func TestStatementTimeout(t *testing.T) {
 func TestStatementTimeoutKeepsResults(t *testing.T) {
 	t.Parallel()
 	dsn, _ := dbtest.New(t)
-	db, err := models.OpenWith(context.Background(), dsn, models.DBOptions{Timeout: 10 * time.Second})
+	db, err := database.OpenWith(context.Background(), dsn, database.DBOptions{Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { closeDB(db) })
+	t.Cleanup(func() { dbtest.Close(db) })
 	const n = 2000
 	numbers := map[string]string{
-		models.Postgres: "SELECT generate_series(1, ?) AS n",
-		models.SQLite:   "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ?) SELECT n FROM s",
-	}[models.Dialect(db)]
+		database.Postgres: "SELECT generate_series(1, ?) AS n",
+		database.SQLite:   "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ?) SELECT n FROM s",
+	}[database.Dialect(db)]
 	for i := range 10 {
 		var got []int
 		if err := db.Raw(numbers, n).Scan(&got).Error; err != nil || len(got) != n || got[n-1] != n {
 			t.Fatalf("Scan #%d of %d rows: %d rows, %v", i, n, len(got), err)
 		}
 	}
-	f := fixture{t, db}
-	f.user("Первый")
-	f.user("Второй")
+	for _, name := range []string{"Первый", "Второй"} {
+		if err := db.Create(&models.User{DisplayName: name, Rating: "4.50", CreatedAt: time.Now()}).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
 	q := db.Model(&models.User{}).Where("display_name <> ?", "")
 	var count int64
 	var users []models.User
@@ -99,11 +99,5 @@ func TestStatementTimeoutKeepsResults(t *testing.T) {
 	}
 	if err := q.Find(&users).Error; err != nil || len(users) != 2 {
 		t.Fatalf("Find after Count on the same statement = %d users, %v; want 2", len(users), err)
-	}
-}
-
-func closeDB(db *gorm.DB) {
-	if sqlDB, err := db.DB(); err == nil {
-		_ = sqlDB.Close()
 	}
 }

@@ -1,4 +1,4 @@
-package models
+package database
 
 import (
 	"context"
@@ -106,7 +106,7 @@ func (p *Probe) ask(f *probeFlight, gen uint64) {
 	var n int
 	err := p.db.QueryRowContext(ctx, p.query).Scan(&n)
 	if err != nil {
-		err = &Error{Code: EUNAVAILABLE, Message: "the database is unavailable", Err: err}
+		err = fmt.Errorf("the database is unavailable: %w", err)
 	}
 	p.mu.Lock()
 	f.err = err
