@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/partizap/vendor-inbox/httpserver"
-	"github.com/partizap/vendor-inbox/models/database"
 	"github.com/partizap/vendor-inbox/models/dbtest"
-	"github.com/partizap/vendor-inbox/models/pgtest"
 	"github.com/partizap/vendor-inbox/models/seed"
 )
 
@@ -87,19 +85,7 @@ func TestReadyWhileThePoolIsBusy(t *testing.T) {
 // says 503; once the server resumes, the service works again by itself.
 func TestDatabaseHangs(t *testing.T) {
 	t.Parallel()
-	cluster := pgtest.Start(t)
-	ctx := context.Background()
-	db, err := database.Open(ctx, cluster.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := database.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	summary, err := seed.Seed(ctx, db, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster, db, summary := seededCluster(t)
 	const bound = time.Second
 	var logs syncBuffer
 	s := startTestServerLogging(t, db, summary, map[string]string{
@@ -199,19 +185,7 @@ func TestDatabaseHangs(t *testing.T) {
 // the server is back, an INFO line says so, and the counts add up to the failed statements.
 func TestOutageIsLoggedOncePerInterval(t *testing.T) {
 	t.Parallel()
-	cluster := pgtest.Start(t)
-	ctx := context.Background()
-	db, err := database.Open(ctx, cluster.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := database.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	summary, err := seed.Seed(ctx, db, seed.Options{Vendors: 1, Conversations: 3, Messages: 1, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster, db, summary := seededCluster(t)
 	var logs syncBuffer
 	s := startTestServerLogging(t, db, summary, map[string]string{"DATABASE_URL": cluster.URL()}, &logs)
 	cookie := s.session(1)

@@ -2263,17 +2263,17 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// TestDatabaseOutageAndRecovery stops a PostgreSQL server the test owns under a running
-// service: requests fail fast and cleanly, readiness drops while liveness stays, and when the
-// server is back the service recovers by itself.
-func TestDatabaseOutageAndRecovery(t *testing.T) {
-	t.Parallel()
+// seededCluster is a throwaway PostgreSQL server of the test's own, migrated and seeded with one
+// vendor's three conversations, for the tests that stop or pause it.
+func seededCluster(t *testing.T) (*pgtest.Cluster, *gorm.DB, seed.Summary) {
+	t.Helper()
 	cluster := pgtest.Start(t)
 	ctx := context.Background()
 	db, err := database.Open(ctx, cluster.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { dbtest.Close(db) })
 	if _, err := database.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
@@ -2281,6 +2281,15 @@ func TestDatabaseOutageAndRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cluster, db, summary
+}
+
+// TestDatabaseOutageAndRecovery stops a PostgreSQL server the test owns under a running
+// service: requests fail fast and cleanly, readiness drops while liveness stays, and when the
+// server is back the service recovers by itself.
+func TestDatabaseOutageAndRecovery(t *testing.T) {
+	t.Parallel()
+	cluster, db, summary := seededCluster(t)
 	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": cluster.URL()})
 	cookie := s.session(1)
 	status := func(path string) int {
