@@ -68,6 +68,13 @@ func TestLoadConfig(t *testing.T) {
 		{"bad switch", map[string]string{"DEMO": "yes please"}, config{}, `DEMO must be true or false, not "yes please"`},
 		{"bad number", map[string]string{"GRAPHQL_MAX_DEPTH": "-1"}, config{}, `GRAPHQL_MAX_DEPTH must be a positive integer, not "-1"`},
 		{"bad duration", map[string]string{"REQUEST_TIMEOUT": "10"}, config{}, `REQUEST_TIMEOUT must be a positive duration such as 5s, not "10"`},
+		{"every bad setting at once", map[string]string{"DATABASE_URL": "postgres://u@h/db", "CORS_ALLOWED_ORIGINS": "*",
+			"AUTO_MIGRATE": "maybe", "GRAPHQL_MAX_DEPTH": "deep", "REQUEST_TIMEOUT": "-1s"}, config{},
+			`CORS_ALLOWED_ORIGINS: "*" is not an origin like https://app.example.com (a wildcard cannot carry credentials)` + "\n" +
+				`AUTO_MIGRATE must be true or false, not "maybe"` + "\n" +
+				`GRAPHQL_MAX_DEPTH must be a positive integer, not "deep"` + "\n" +
+				`REQUEST_TIMEOUT must be a positive duration such as 5s, not "-1s"` + "\n" +
+				`CURSOR_SECRET is required outside demo mode: set it to at least 32 random bytes, the same on every instance (e.g. openssl rand -hex 32)`},
 		{"metrics on their own address", map[string]string{"METRICS_ADDR": "127.0.0.1:9090"},
 			defaults(func(c *config) {
 				c.DatabaseURL, c.Demo, c.DemoLogin, c.CursorSecret, c.MetricsAddr = "sqlite:data/partizap.db", true, true, "", "127.0.0.1:9090"
