@@ -51,6 +51,20 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// exitStatus is the process's exit status after run returned err: 0, 2 for a command line that
+// does not parse, 1 for any other failure.
+func exitStatus(err error) int {
+	var usage usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &usage):
+		return 2
+	default:
+		return 1
+	}
+}
+
 // run parses the command line and runs the command it names. help, -h and --help, alone or
 // after a command, print what it does and never run anything.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, logger *slog.Logger) error {

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -35,15 +34,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, logger)
 	stop()
-	var usage usageError
-	switch {
-	case errors.As(err, &usage):
+	if err != nil {
 		fmt.Fprintln(os.Stderr, program+":", err)
-		os.Exit(2)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, program+":", err)
-		os.Exit(1)
 	}
+	os.Exit(exitStatus(err))
 }
 
 // app holds what every command shares: the database, the queries and the metrics.
