@@ -91,10 +91,16 @@ func clientError(r *http.Request, logger *slog.Logger, err error) *models.Error 
 			return e
 		}
 	}
-	// Outages are not logged per request: the database layer counts them (database.ReportOutages).
-	logger.ErrorContext(ctx, "request failed", "path", r.URL.Path, "err", err)
+	if _, ok := err.(logged); !ok {
+		// Outages are not logged per request: the database layer counts them (database.ReportOutages).
+		logger.ErrorContext(ctx, "request failed", "path", r.URL.Path, "err", err)
+	}
 	return &models.Error{Code: models.EINTERNAL, Message: InternalMessage(ctx)}
 }
+
+// logged is an internal error whose details have been logged already (a recovered panic, with
+// its stack): writing it logs nothing more.
+type logged struct{ error }
 
 type jsonErrorBody struct {
 	Error struct {
@@ -174,7 +180,7 @@ func presentGraphQLError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			return &gqlerror.Error{Message: models.ErrTimeout.Message, Path: presented.Path, Extensions: map[string]any{"code": GraphQLCode(models.ErrTimeout)}}
 		}
 		var domain *models.Error
-		if errors.As(err, &domain) && domain.Code != models.EINTERNAL {
+		if errors.As(err, &domain) && domain.Code != models.EINTERNAL && presentations[domain.Code].graphQL != "" {
 			presented.Message = domain.Message
 			presented.Extensions = map[string]any{"code": GraphQLCode(domain)}
 			if domain.Field != "" {

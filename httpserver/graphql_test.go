@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 )
 
 func TestAcceptsJSON(t *testing.T) {
@@ -270,7 +271,7 @@ func TestGraphQLRefusalsRunNoStatement(t *testing.T) {
 	db := withStore(t, &opts)
 	h := newServer(opts, io.Discard).GraphQL()
 	var statements atomic.Int64
-	if err := models.CountStatements(db, func() { statements.Add(1) }); err != nil {
+	if err := database.CountStatements(db, func() { statements.Add(1) }); err != nil {
 		t.Fatal(err)
 	}
 	refused := 0

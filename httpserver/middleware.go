@@ -88,8 +88,7 @@ func recoverPanics(logger *slog.Logger, write errorWriter, next http.Handler) ht
 				return
 			}
 			logger.ErrorContext(r.Context(), "handler panicked", "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			// Logged already: the error written is only the generic one.
-			write(w, r, &models.Error{Code: models.EINTERNAL, Message: InternalMessage(r.Context())})
+			write(w, r, logged{fmt.Errorf("handler panicked: %v", p)})
 		}()
 		next.ServeHTTP(w, r)
 	})

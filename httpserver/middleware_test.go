@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
 	"github.com/partizap/vendor-inbox/models/dbtest"
 	"github.com/partizap/vendor-inbox/models/loaders"
 )
@@ -157,8 +158,8 @@ func TestRecoverPanicsAnswersAnInternalErrorInTheGivenShape(t *testing.T) {
 			if !strings.HasSuffix(first, " request_id=req-42") || !strings.Contains(first, "middleware_test.go") {
 				t.Fatalf("the panic's log line lacks its stack or request id: %q", first)
 			}
-			if strings.Count(logs.String(), "handler panicked") != 1 {
-				t.Fatalf("the panic was logged %d times:\n%s", strings.Count(logs.String(), "handler panicked"), logs.String())
+			if strings.Count(logs.String(), "handler panicked") != 1 || strings.Count(logs.String(), "level=ERROR") != 1 {
+				t.Fatalf("the panic was logged in more than one ERROR line:\n%s", logs.String())
 			}
 		})
 	}
@@ -344,15 +345,16 @@ func TestMethodsRefusesOthersBeforeTheHandler(t *testing.T) {
 	tests := []struct {
 		allowed, method string
 		ok              bool
+		named           string // what the refusal says is supported: HEAD goes without saying
 	}{
-		{"GET, HEAD", "GET", true},
-		{"GET, HEAD", "HEAD", true},
-		{"GET, HEAD", "POST", false},
-		{"GET, HEAD", "DELETE", false},
-		{"GET, HEAD", "OPTIONS", false},
-		{"GET, HEAD", "get", false},
-		{"GET,HEAD", "HEAD", true},
-		{"POST", "GET", false},
+		{"GET, HEAD", "GET", true, ""},
+		{"GET, HEAD", "HEAD", true, ""},
+		{"GET, HEAD", "POST", false, "GET"},
+		{"GET, HEAD", "DELETE", false, "GET"},
+		{"GET, HEAD", "OPTIONS", false, "GET"},
+		{"GET, HEAD", "get", false, "GET"},
+		{"GET,HEAD", "HEAD", true, ""},
+		{"POST", "GET", false, "POST"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.allowed+" "+tt.method, func(t *testing.T) {
@@ -366,7 +368,7 @@ func TestMethodsRefusesOthersBeforeTheHandler(t *testing.T) {
 				}
 				return
 			}
-			want := fmt.Sprintf(`{"error":{"code":"method_not_allowed","message":"only %s is supported on /vendor/conversations"}}`+"\n", tt.allowed)
+			want := fmt.Sprintf(`{"error":{"code":"method_not_allowed","message":"only %s is supported on /vendor/conversations"}}`+"\n", tt.named)
 			if rec.Code != 405 || rec.Body.String() != want || ran {
 				t.Fatalf("%d %q, next ran: %v; want 405 %q without the handler", rec.Code, rec.Body, ran, want)
 			}
@@ -409,7 +411,7 @@ func TestWithViewerResolvesTheSessionCookie(t *testing.T) {
 	db := withStore(t, &opts)
 	s := newServer(opts, &logs)
 	var statements atomic.Int64
-	if err := models.CountStatements(db, func() { statements.Add(1) }); err != nil {
+	if err := database.CountStatements(db, func() { statements.Add(1) }); err != nil {
 		t.Fatal(err)
 	}
 	vendor := &models.User{DisplayName: "Vendor", Rating: "4.50"}
@@ -506,5 +508,19 @@ func TestWithViewerKeepsAFailedLookup(t *testing.T) {
 				t.Fatalf("logged %q, want one ERROR line with the cause and the request id", logged)
 			}
 		})
+	}
+}
+
+// TestServerLogsEachRequestIDOnce: a logger that adds request ids already is not wrapped again.
+func TestServerLogsEachRequestIDOnce(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	for _, logger := range []*slog.Logger{slog.New(textHandler(&logs)), slog.New(RequestIDLogs{textHandler(&logs)})} {
+		logs.Reset()
+		s := newServer(Options{Logger: logger}, &logs)
+		s.Logger().InfoContext(context.WithValue(context.Background(), requestIDKey{}, "req-1"), "hello")
+		if n := strings.Count(logs.String(), "request_id=req-1"); n != 1 {
+			t.Fatalf("the request id is logged %d times: %q", n, logs.String())
+		}
 	}
 }

@@ -58,7 +58,11 @@ type Server struct {
 // New returns a Server serving /healthz, /readyz and, unless it is served elsewhere, /metrics;
 // the caller mounts the rest with Handle.
 func New(opts Options) *Server {
-	s := &Server{opts: opts, logger: slog.New(RequestIDLogs{opts.Logger.Handler()}), mux: http.NewServeMux()}
+	logger := opts.Logger
+	if _, ok := logger.Handler().(RequestIDLogs); !ok {
+		logger = slog.New(RequestIDLogs{logger.Handler()})
+	}
+	s := &Server{opts: opts, logger: logger, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
