@@ -109,22 +109,27 @@ func floorQuery(withCursor bool) string {
 		[2]string{"created_at", jsonTime("c.created_at")},
 		[2]string{"updated_at", jsonTime("c.updated_at")},
 	)
-	return `WITH viewer AS (
+	// The viewer is a scalar subquery, not a join: with the seller's id known as a parameter,
+	// the inbox index is read in order and the scan stops after the page (a join made
+	// PostgreSQL read all 50,000 conversations of the busiest vendor, then sort them). The page
+	// is MATERIALIZED once and numbered on the way; each nested part is one index probe per
+	// row of it.
+	return `WITH viewer AS MATERIALIZED (
 	SELECT user_id FROM sessions WHERE id_hash = $1 AND expires_at > now()
-), page AS (
-	SELECT c.* FROM conversations c JOIN viewer v ON c.seller_id = v.user_id
-	WHERE true ` + after + `
+), page AS MATERIALIZED (
+	SELECT c.id, c.product_id, c.seller_id, c.created_at, c.updated_at,
+		row_number() OVER (ORDER BY c.updated_at DESC, c.id DESC) AS n
+	FROM conversations c
+	WHERE c.seller_id = (SELECT user_id FROM viewer) ` + after + `
 	ORDER BY c.updated_at DESC, c.id DESC
 	LIMIT $2 + 1
-), numbered AS (
-	SELECT page.*, row_number() OVER (ORDER BY updated_at DESC, id DESC) AS n FROM page
 )
 SELECT (SELECT count(*) FROM viewer),
 	coalesce((SELECT '[' || string_agg(` + conversation + `, ',' ORDER BY c.n) || ']'
-		FROM numbered c JOIN products p ON p.id = c.product_id WHERE c.n <= $2), '[]'),
+		FROM page c JOIN products p ON p.id = c.product_id WHERE c.n <= $2), '[]'),
 	(SELECT count(*) FROM page) > $2,
-	(SELECT updated_at FROM numbered WHERE n = $2),
-	(SELECT id FROM numbered WHERE n = $2)`
+	(SELECT updated_at FROM page WHERE n = $2),
+	(SELECT id FROM page WHERE n = $2)`
 }
 
 // Floor serves the REST endpoint from one statement per request.
