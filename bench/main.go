@@ -26,6 +26,11 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/partizap/vendor-inbox/bench/floor"
+	"github.com/partizap/vendor-inbox/models"
 )
 
 func main() {
@@ -205,6 +210,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if b.session, err = signIn(ctx, server, opts.DatabaseURL, data.BusiestVendorID); err != nil {
 		return err
 	}
+	floorPlan, err := explainFloor(ctx, opts.DatabaseURL, b.session)
+	if err != nil {
+		return fmt.Errorf("explain the floor: %w", err)
+	}
 	scenarios, err := b.prepare(ctx, opts.DeepPage, logf)
 	if err != nil {
 		return err
@@ -225,6 +234,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		HWM:       hwm,
 		Env:       inheritedServiceEnv(),
 		When:      time.Now().UTC(),
+		FloorPlan: floorPlan,
 	}
 	if err := writeChart(opts.Chart, r); err != nil {
 		return fmt.Errorf("chart: %w", err)
@@ -235,4 +245,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	r.summary(stdout)
 	logf("wrote %s and %s", opts.Out, opts.Chart)
 	return nil
+}
+
+// explainFloor is the floor's plan for the first page of 20 of the session's inbox, the second
+// of two runs (the first warms the caches as the measured runs are warmed).
+func explainFloor(ctx context.Context, databaseURL, session string) (string, error) {
+	pool, err := pgxpool.New(ctx, databaseURL)
+	if err != nil {
+		return "", err
+	}
+	defer pool.Close()
+	f := floor.New(pool, models.NewCursors([]byte(benchCursorSecret)))
+	if _, err := f.Explain(ctx, session, 20); err != nil {
+		return "", err
+	}
+	return f.Explain(ctx, session, 20)
 }

@@ -64,6 +64,7 @@ type report struct {
 	HWM       map[string]float64 // peak RSS of each process over the whole run, MiB
 	Env       []string           // service variables inherited from the environment
 	When      time.Time
+	FloorPlan string // EXPLAIN (ANALYZE, BUFFERS) of the floor's first page of 20
 }
 
 func (r *report) find(name string, clients int) *measurement {
@@ -208,7 +209,7 @@ func (r *report) render(w io.Writer, notes string) {
 		p("The database was seeded before this run and used as it was; the counts are read from it.")
 	}
 	p("")
-	p("Every request is the busiest vendor's (a session from `server session --user %d`).", d.BusiestVendorID)
+	p("Every request is the busiest vendor's (a session from `vendor-inbox session --user %d`).", d.BusiestVendorID)
 	p("")
 	p("## Commands")
 	p("")
@@ -261,6 +262,20 @@ func (r *report) render(w io.Writer, notes string) {
 	}
 	p("![p50 latency by concurrency](%s)", filepath.ToSlash(chart))
 	p("")
+	if r.FloorPlan != "" {
+		p("## The floor's plan")
+		p("")
+		p("`EXPLAIN (ANALYZE, BUFFERS)` of the floor's statement for the first page of 20 of the busiest")
+		p("vendor (the second of two runs). The seller's id is a parameter of the inbox index scan, which")
+		p("stops after the page; the page is materialized once; each nested part (product, images,")
+		p("seller, participants, last message, unread count) is one index probe per row. The")
+		p("top line's `Buffers` is the pages the whole answer touched.")
+		p("")
+		p("```")
+		p("%s", strings.TrimRight(r.FloorPlan, "\n"))
+		p("```")
+		p("")
+	}
 	p("## Targets")
 	p("")
 	for _, t := range r.targets() {
@@ -329,27 +344,31 @@ func verdict(ok bool) string {
 	return missed
 }
 
-// (a) pages of 20 at 8 clients reach half the floor's throughput, over REST and GraphQL.
+// (a) at 8 clients, full depth, the service reaches these multiples of the floor's throughput.
 func (r *report) targetThroughput() targetResult {
-	t := targetResult{Name: "(a) pages of 20 at concurrency 8 reach ≥ 0.5× the floor's throughput (REST and GraphQL)"}
-	f := r.find(floor20, 8)
-	if f == nil {
+	t := targetResult{Name: "(a) at concurrency 8: REST ≥ 0.8× and GraphQL ≥ 0.5× the floor for pages of 20; REST ≥ 0.7× and GraphQL ≥ 0.4× for pages of 100"}
+	if r.find(floor20, 8) == nil {
 		t.Status, t.Detail = notMeasured, []string{"needs concurrency 8 in -concurrency"}
 		return t
 	}
-	ok := f.Errors == 0 && f.RPS > 0
-	for _, name := range []string{rest20, graphQL20} {
-		m := r.find(name, 8)
-		if m == nil {
+	ok := true
+	for _, goal := range []struct {
+		name, floor string
+		ratio       float64
+	}{
+		{rest20, floor20, 0.8}, {graphQL20, floor20, 0.5}, {rest100, floor100, 0.7}, {graphQL100, floor100, 0.4},
+	} {
+		m, f := r.find(goal.name, 8), r.find(goal.floor, 8)
+		if m == nil || f == nil {
 			ok = false
-			t.Detail = append(t.Detail, name+": not measured")
+			t.Detail = append(t.Detail, goal.name+": not measured (needs concurrency 8)")
 			continue
 		}
 		ratio := m.RPS / f.RPS
-		pass := m.Errors == 0 && f.RPS > 0 && ratio >= 0.5
+		pass := m.Errors == 0 && f.Errors == 0 && f.RPS > 0 && ratio >= goal.ratio
 		ok = ok && pass
-		t.Detail = append(t.Detail, fmt.Sprintf("%s: %.1f req/s = %.2f× floor-20's %.1f req/s — %s%s",
-			name, m.RPS, ratio, f.RPS, verdict(pass), errNote(m, f)))
+		t.Detail = append(t.Detail, fmt.Sprintf("%s: %.1f req/s = %.2f× %s's %.1f req/s (goal %.1f×) — %s%s",
+			goal.name, m.RPS, ratio, goal.floor, f.RPS, goal.ratio, verdict(pass), errNote(m, f)))
 	}
 	t.Status = verdict(ok)
 	return t
@@ -357,7 +376,7 @@ func (r *report) targetThroughput() targetResult {
 
 // (b) the 500th page costs about what the first does: keyset paging, not OFFSET.
 func (r *report) targetDeepPage() targetResult {
-	t := targetResult{Name: "(b) rest-deep p50 ≤ 1.25 × rest-20 p50, at concurrency 1 and 8"}
+	t := targetResult{Name: "(b) rest-deep p50 ≤ 1.1 × rest-20 p50, at concurrency 1 and 8"}
 	ok, measured := true, 0
 	for _, c := range []int{1, 8} {
 		deep, first := r.find(restDeep, c), r.find(rest20, c)
@@ -367,10 +386,10 @@ func (r *report) targetDeepPage() targetResult {
 			continue
 		}
 		measured++
-		limit := 1.25 * ms(first.P50)
+		limit := 1.1 * ms(first.P50)
 		pass := deep.Errors == 0 && first.Errors == 0 && ms(deep.P50) <= limit
 		ok = ok && pass
-		t.Detail = append(t.Detail, fmt.Sprintf("concurrency %d: rest-deep p50 %.2f ms vs 1.25 × %.2f ms = %.2f ms (%.2f×) — %s%s",
+		t.Detail = append(t.Detail, fmt.Sprintf("concurrency %d: rest-deep p50 %.2f ms vs 1.1 × %.2f ms = %.2f ms (%.2f×) — %s%s",
 			c, ms(deep.P50), ms(first.P50), limit, ms(deep.P50)/ms(first.P50), verdict(pass), errNote(deep, first)))
 	}
 	switch {

@@ -208,3 +208,24 @@ func (f *Floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(body)
 	}
 }
+
+// Explain runs the first page's statement for sessionID under EXPLAIN (ANALYZE, BUFFERS) and
+// returns PostgreSQL's plan: the evidence that the floor is the least work, one index probe
+// per nested part of each row and no per-row re-evaluation.
+func (f *Floor) Explain(ctx context.Context, sessionID string, limit int) (string, error) {
+	hash := sha256.Sum256([]byte(sessionID))
+	rows, err := f.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+f.first, hash[:], limit)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return "", err
+		}
+		plan.WriteString(line + "\n")
+	}
+	return plan.String(), rows.Err()
+}
