@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -2680,5 +2681,49 @@ func TestRefusedRequestsTouchNoDatabase(t *testing.T) {
 				t.Fatalf("%d SQL statements for a refused request, want none", n)
 			}
 		})
+	}
+}
+
+// TestNodesReadNestedObjects: node(id) of a product or a message reads the same nested objects
+// (images, seller, sender) as the inbox shows for them, from one prefetch per kind.
+func TestNodesReadNestedObjects(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 3, Messages: 2, Seed: 1})
+	cookie := s.session(1)
+	p := s.page(cookie, map[string]any{"first": 1})
+	conv := p.VendorConversations.Edges[0].Node
+	product := conv["product"].(map[string]any)
+	message := conv["lastMessage"].(map[string]any)
+	const query = `query($p: ID!, $m: ID!) {
+  p: node(id: $p) { ... on Product { databaseId images { databaseId } seller { databaseId } } }
+  m: node(id: $m) { ... on Message { databaseId sender { databaseId } } }
+}`
+	before := s.statements()
+	res := s.graphql(cookie, query, map[string]any{"p": product["id"], "m": message["id"]})
+	if len(res.Errors) > 0 {
+		t.Fatalf("%+v", res.Errors)
+	}
+	var got struct {
+		P map[string]any `json:"p"`
+		M map[string]any `json:"m"`
+	}
+	if err := json.Unmarshal(res.Data, &got); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(images any) []any {
+		var out []any
+		for _, i := range images.([]any) {
+			out = append(out, i.(map[string]any)["databaseId"])
+		}
+		return out
+	}
+	if !reflect.DeepEqual(ids(got.P["images"]), ids(product["images"])) ||
+		got.P["seller"].(map[string]any)["databaseId"] != product["seller"].(map[string]any)["databaseId"] ||
+		got.M["sender"].(map[string]any)["databaseId"] != message["sender"].(map[string]any)["databaseId"] {
+		t.Fatalf("node answers %+v, the inbox %+v and %+v", got, product, message)
+	}
+	// Session, products, messages, images, users: one statement each.
+	if n := s.statements() - before; n != 5 {
+		t.Fatalf("%d statements, want 5", n)
 	}
 }

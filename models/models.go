@@ -44,6 +44,11 @@ type Product struct {
 	AddressID      *string
 	PublishedAt    *time.Time
 	CreatedAt      time.Time
+
+	// Images and Seller are set by the loaders' prefetch of the fields a request reads
+	// (loaders.Prefetch…): GraphQL reads them as plain fields, not through a resolver each.
+	Images []*ProductImage `gorm:"-"`
+	Seller *User           `gorm:"-"`
 }
 
 // ProductImage is one picture of a product in six renditions; a product's images are shown in
@@ -71,6 +76,13 @@ type Conversation struct {
 	SellerID  int64
 	CreatedAt time.Time
 	UpdatedAt time.Time `gorm:"autoCreateTime;autoUpdateTime:false"` // set by the code adding a message
+
+	// The nested data, set by the loaders' prefetch of the fields a request reads, for the
+	// viewer the loaders serve (see loaders.PrefetchConversations).
+	Product      *Product `gorm:"-"`
+	Participants []*User  `gorm:"-"`
+	LastMessage  *Message `gorm:"-"`
+	UnreadCount  int      `gorm:"-"`
 }
 
 // InboxKey is the conversation's position in its seller's inbox.
@@ -97,6 +109,8 @@ type Message struct {
 	IsRead         bool
 	IsDelivered    bool
 	CreatedAt      time.Time
+
+	Sender *User `gorm:"-"` // set by the loaders' prefetch when a request reads it
 }
 
 // Session is a signed-in browser. Only the SHA-256 of the cookie value is stored.

@@ -67,18 +67,35 @@ func (r queryResolver) Nodes(ctx context.Context, ids []string) ([]models.Node, 
 	}
 	out := make([]models.Node, len(refs))
 	var conversations []*models.Conversation
+	var products []*models.Product
+	var messages []*models.Message
 	for i, ref := range refs {
 		out[i] = found[ref]
-		if c, ok := out[i].(*models.Conversation); ok {
-			conversations = append(conversations, c)
+		switch n := out[i].(type) {
+		case *models.Conversation:
+			conversations = append(conversations, n)
+		case *models.Product:
+			products = append(products, n)
+		case *models.Message:
+			messages = append(messages, n)
 		}
 	}
-	// Conversations' nested fields come in one batch per kind, as in a page of the inbox,
-	// rather than in whatever batches the loaders' timers happen to form.
+	// The nested fields come in one batch per kind, as in a page of the inbox.
+	op, sel := graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx).Field.Selections
 	var f loaders.ConversationFields
-	addConversationFields(graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx).Field.Selections, &f)
+	addConversationFields(op, sel, &f)
 	if err := l.PrefetchConversations(ctx, conversations, f); err != nil {
 		return nil, err
+	}
+	var pf loaders.ProductFields
+	addProductFields(op, sel, &pf)
+	if err := l.PrefetchProducts(ctx, products, pf); err != nil {
+		return nil, err
+	}
+	if selectsSender(op, sel) {
+		if err := l.PrefetchSenders(ctx, messages); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -187,25 +204,38 @@ func addConversationFields(op *graphql.OperationContext, sel ast.SelectionSet, f
 		switch field.Name {
 		case "product":
 			f.Product = true
-			for _, pf := range graphql.CollectFields(op, field.Selections, []string{"Product", "Node"}) {
-				switch pf.Name {
-				case "images":
-					f.ProductImages = true
-				case "seller":
-					f.ProductSeller = true
-				}
-			}
+			var pf loaders.ProductFields
+			addProductFields(op, field.Selections, &pf)
+			f.ProductImages, f.ProductSeller = f.ProductImages || pf.Images, f.ProductSeller || pf.Seller
 		case "participants":
 			f.Participants = true
 		case "lastMessage":
 			f.LastMessage = true
-			for _, mf := range graphql.CollectFields(op, field.Selections, []string{"Message", "Node"}) {
-				if mf.Name == "sender" {
-					f.MessageSender = true
-				}
-			}
+			f.MessageSender = f.MessageSender || selectsSender(op, field.Selections)
 		case "unreadCount":
 			f.UnreadCount = true
 		}
 	}
+}
+
+// addProductFields reads which nested fields of products sel selects.
+func addProductFields(op *graphql.OperationContext, sel ast.SelectionSet, f *loaders.ProductFields) {
+	for _, field := range graphql.CollectFields(op, sel, []string{"Product", "Node"}) {
+		switch field.Name {
+		case "images":
+			f.Images = true
+		case "seller":
+			f.Seller = true
+		}
+	}
+}
+
+// selectsSender says whether sel selects the sender of messages.
+func selectsSender(op *graphql.OperationContext, sel ast.SelectionSet) bool {
+	for _, field := range graphql.CollectFields(op, sel, []string{"Message", "Node"}) {
+		if field.Name == "sender" {
+			return true
+		}
+	}
+	return false
 }

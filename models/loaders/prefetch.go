@@ -2,6 +2,7 @@ package loaders
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/partizap/vendor-inbox/models"
 )
@@ -36,7 +37,8 @@ func (l *Loaders) VendorInbox(ctx context.Context, args models.PageArgs, f Conve
 }
 
 // PrefetchConversations loads the requested nested data of convs with one query per kind,
-// whatever len(convs) is, and primes the loaders with it.
+// whatever len(convs) is, primes the loaders with it, and sets it on the models' nested fields
+// (Conversation.Product, Product.Images, …), which GraphQL reads directly.
 func (l *Loaders) PrefetchConversations(ctx context.Context, convs []*models.Conversation, f ConversationFields) error {
 	if len(convs) == 0 {
 		return nil
@@ -48,48 +50,118 @@ func (l *Loaders) PrefetchConversations(ctx context.Context, convs []*models.Con
 	}
 	// Participants first: they prime UserByID, which usually covers sellers and senders too.
 	if f.Participants {
-		if _, err := l.ParticipantsByConversationID.Prefetch(ctx, ids); err != nil {
+		participants, err := l.ParticipantsByConversationID.Prefetch(ctx, ids)
+		if err != nil {
 			return err
 		}
+		for i, c := range convs {
+			c.Participants = participants[i]
+		}
 	}
-	var userIDs []int64
+	var products []*models.Product
 	if f.Product || f.ProductImages || f.ProductSeller {
-		products, err := l.ProductByID.Prefetch(ctx, productIDs)
-		if err != nil {
+		var err error
+		if products, err = l.ProductByID.Prefetch(ctx, productIDs); err != nil {
 			return err
 		}
-		if f.ProductImages {
-			if _, err := l.ImagesByProductID.Prefetch(ctx, productIDs); err != nil {
-				return err
-			}
-		}
-		if f.ProductSeller {
-			for _, p := range products {
-				if p != nil {
-					userIDs = append(userIDs, p.SellerID)
-				}
+		for i, c := range convs {
+			if c.Product = products[i]; c.Product == nil {
+				return fmt.Errorf("product %d of conversation %d is missing", c.ProductID, c.ID)
 			}
 		}
 	}
+	var messages []*models.Message
 	if f.LastMessage || f.MessageSender {
-		messages, err := l.LastMessageByConversationID.Prefetch(ctx, ids)
-		if err != nil {
+		var err error
+		if messages, err = l.LastMessageByConversationID.Prefetch(ctx, ids); err != nil {
 			return err
 		}
-		if f.MessageSender {
-			for _, m := range messages {
-				if m != nil {
-					userIDs = append(userIDs, m.SenderID)
-				}
-			}
+		for i, c := range convs {
+			c.LastMessage = messages[i]
 		}
 	}
-	if _, err := l.UserByID.Prefetch(ctx, userIDs); err != nil {
+	if !f.MessageSender {
+		messages = nil
+	}
+	if err := l.prefetch(ctx, products, ProductFields{Images: f.ProductImages, Seller: f.ProductSeller}, messages); err != nil {
 		return err
 	}
 	if f.UnreadCount {
-		if _, err := l.UnreadCountByConversationID.Prefetch(ctx, ids); err != nil {
+		counts, err := l.UnreadCountByConversationID.Prefetch(ctx, ids)
+		if err != nil {
 			return err
+		}
+		for i, c := range convs {
+			c.UnreadCount = counts[i]
+		}
+	}
+	return nil
+}
+
+// ProductFields says which nested fields of a list of products will be read.
+type ProductFields struct{ Images, Seller bool }
+
+// PrefetchProducts is PrefetchConversations for products, nil ones skipped.
+func (l *Loaders) PrefetchProducts(ctx context.Context, products []*models.Product, f ProductFields) error {
+	return l.prefetch(ctx, products, f, nil)
+}
+
+// PrefetchSenders sets the senders of messages, nil ones skipped.
+func (l *Loaders) PrefetchSenders(ctx context.Context, messages []*models.Message) error {
+	return l.prefetch(ctx, nil, ProductFields{}, messages)
+}
+
+// prefetch sets the images and sellers of products as f asks, and the senders of messages,
+// sellers and senders in one query.
+func (l *Loaders) prefetch(ctx context.Context, products []*models.Product, f ProductFields, senders []*models.Message) error {
+	var productIDs, userIDs []int64
+	for _, p := range products {
+		if p != nil {
+			productIDs = append(productIDs, p.ID)
+			if f.Seller {
+				userIDs = append(userIDs, p.SellerID)
+			}
+		}
+	}
+	for _, m := range senders {
+		if m != nil {
+			userIDs = append(userIDs, m.SenderID)
+		}
+	}
+	if f.Images && len(productIDs) > 0 {
+		images, err := l.ImagesByProductID.Prefetch(ctx, productIDs)
+		if err != nil {
+			return err
+		}
+		i := 0
+		for _, p := range products {
+			if p != nil {
+				p.Images, i = images[i], i+1
+			}
+		}
+	}
+	users, err := l.UserByID.Prefetch(ctx, userIDs)
+	if err != nil {
+		return err
+	}
+	byID := make(map[int64]*models.User, len(users))
+	for _, u := range users {
+		if u != nil {
+			byID[u.ID] = u
+		}
+	}
+	for _, p := range products {
+		if p != nil && f.Seller {
+			if p.Seller = byID[p.SellerID]; p.Seller == nil {
+				return fmt.Errorf("seller %d of product %d is missing", p.SellerID, p.ID)
+			}
+		}
+	}
+	for _, m := range senders {
+		if m != nil {
+			if m.Sender = byID[m.SenderID]; m.Sender == nil {
+				return fmt.Errorf("sender %d of message %d is missing", m.SenderID, m.ID)
+			}
 		}
 	}
 	return nil
