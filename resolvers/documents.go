@@ -52,17 +52,22 @@ var _ interface {
 	graphql.ResponseInterceptor
 } = &Documents{}
 
-// DocumentBytes estimates what a parsed, validated document holds in memory: its AST is about
-// this many times the size of its text (measured with TestDocumentBytesEstimate).
-const documentBytesPerByte = 24
+// What the parsed-document cache charges for a document: parsing allocates a fixed kilobyte or
+// so and 20 to 26 times the size of its text (TestDocumentBytesEstimate keeps the charge above
+// what it measures).
+const (
+	documentBytes        = 2048
+	documentBytesPerByte = 32
+)
+
+// documentSize is the cache's charge for a parsed document of query.
+func documentSize(query string) int64 { return documentBytes + int64(len(query))*documentBytesPerByte }
 
 // NewDocuments returns Documents with caches of cacheBytes each.
 func NewDocuments(limits Limits, cacheBytes int64) *Documents {
 	return &Documents{
-		Limits: limits,
-		Parsed: NewSizedCache(cacheBytes, func(query string, _ *ast.QueryDocument) int64 {
-			return int64(len(query)) * documentBytesPerByte
-		}),
+		Limits:    limits,
+		Parsed:    NewSizedCache(cacheBytes, func(query string, _ *ast.QueryDocument) int64 { return documentSize(query) }),
 		Persisted: NewSizedCache(cacheBytes, func(hash, query string) int64 { return int64(len(hash) + len(query)) }),
 	}
 }

@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -144,5 +145,31 @@ func TestSizedCacheIsBoundedInBytes(t *testing.T) {
 	c.Remove("c")
 	if v, _ := c.Get(ctx, "a"); v != "1" || c.Bytes() != 1 || c.Len() != 1 {
 		t.Fatalf("a = %q, %d bytes in %d entries, want 1 byte in 1", v, c.Bytes(), c.Len())
+	}
+}
+
+// TestDocumentBytesEstimate: what parsing a document allocates, its AST and its garbage, stays
+// within the estimate the parsed-document cache charges, for small and large documents.
+func TestDocumentBytesEstimate(t *testing.T) {
+	for _, query := range []string{
+		`{ viewer { id displayName } }`,
+		doubling(30),
+		`{ ` + strings.Repeat(`a: viewer { id displayName avatarUrl } `, 40) + `}`,
+		`query($first: Int) { vendorConversations(first: $first) { edges { cursor node { id product { title images { databaseId } } } } } }`,
+	} {
+		const n = 50
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range n {
+			if _, err := parser.ParseQuery(&ast.Source{Input: query}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		allocated := int64(after.TotalAlloc-before.TotalAlloc) / n
+		if allocated > documentSize(query) {
+			t.Errorf("parsing %.40q… (%d bytes) allocates %d bytes, over the charge of %d", query, len(query), allocated, documentSize(query))
+		}
 	}
 }
