@@ -87,12 +87,10 @@ func (r queryResolver) Nodes(ctx context.Context, ids []string) ([]models.Node, 
 	if err := l.PrefetchConversations(ctx, conversations, f); err != nil {
 		return nil, err
 	}
-	var pf loaders.ProductFields
-	addProductFields(op, sel, &pf)
-	if err := l.PrefetchProducts(ctx, products, pf); err != nil {
+	if err := l.PrefetchProducts(ctx, products, productFieldsOf(op, sel)); err != nil {
 		return nil, err
 	}
-	if selectsSender(op, sel) {
+	if messageFieldsOf(op, sel).Sender {
 		if err := l.PrefetchSenders(ctx, messages); err != nil {
 			return nil, err
 		}
@@ -175,12 +173,17 @@ func (r connectionResolver) TotalCount(ctx context.Context, _ *graph.Conversatio
 }
 
 // requestedConversationFields reads, from the selection of the connection being resolved,
-// which nested fields of its conversations the client asked for, through edges.node and nodes,
-// fragments included; and whether it asked what lies beyond the page (pageInfo's
-// hasPreviousPage or hasNextPage), which costs a probe.
-func requestedConversationFields(ctx context.Context) (f loaders.ConversationFields, farSide bool) {
-	op := graphql.GetOperationContext(ctx)
-	for _, field := range graphql.CollectFieldsCtx(ctx, nil) {
+// which nested fields of its conversations the client asked for (see conversationFieldsOf).
+func requestedConversationFields(ctx context.Context) (loaders.ConversationFields, bool) {
+	return conversationFieldsOf(graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx).Field.Selections)
+}
+
+// conversationFieldsOf reads, from the selection set of a connection of conversations, which
+// nested fields of its conversations it asks for, through edges.node and nodes, fragments
+// included; and whether it asks what lies beyond the page (pageInfo's hasPreviousPage or
+// hasNextPage), which costs a probe.
+func conversationFieldsOf(op *graphql.OperationContext, sel ast.SelectionSet) (f loaders.ConversationFields, farSide bool) {
+	for _, field := range graphql.CollectFields(op, sel, []string{"ConversationConnection"}) {
 		switch field.Name {
 		case "edges":
 			for _, edge := range graphql.CollectFields(op, field.Selections, []string{"ConversationEdge"}) {
@@ -197,45 +200,4 @@ func requestedConversationFields(ctx context.Context) (f loaders.ConversationFie
 		}
 	}
 	return f, farSide
-}
-
-func addConversationFields(op *graphql.OperationContext, sel ast.SelectionSet, f *loaders.ConversationFields) {
-	for _, field := range graphql.CollectFields(op, sel, []string{"Conversation", "Node"}) {
-		switch field.Name {
-		case "product":
-			f.Product = true
-			var pf loaders.ProductFields
-			addProductFields(op, field.Selections, &pf)
-			f.ProductImages, f.ProductSeller = f.ProductImages || pf.Images, f.ProductSeller || pf.Seller
-		case "participants":
-			f.Participants = true
-		case "lastMessage":
-			f.LastMessage = true
-			f.MessageSender = f.MessageSender || selectsSender(op, field.Selections)
-		case "unreadCount":
-			f.UnreadCount = true
-		}
-	}
-}
-
-// addProductFields reads which nested fields of products sel selects.
-func addProductFields(op *graphql.OperationContext, sel ast.SelectionSet, f *loaders.ProductFields) {
-	for _, field := range graphql.CollectFields(op, sel, []string{"Product", "Node"}) {
-		switch field.Name {
-		case "images":
-			f.Images = true
-		case "seller":
-			f.Seller = true
-		}
-	}
-}
-
-// selectsSender says whether sel selects the sender of messages.
-func selectsSender(op *graphql.OperationContext, sel ast.SelectionSet) bool {
-	for _, field := range graphql.CollectFields(op, sel, []string{"Message", "Node"}) {
-		if field.Name == "sender" {
-			return true
-		}
-	}
-	return false
 }
