@@ -63,6 +63,7 @@ type options struct {
 	DeepPage      int
 	Out           string
 	Chart         string
+	PlansOnly     bool
 
 	// Args are the flags as given, to quote the command in the report.
 	Args []string
@@ -89,6 +90,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.DeepPage, "deep-page", 500, "rest-deep and floor-deep read this page of 20 (the cursor is found by paging from the first)")
 	fs.StringVar(&o.Out, "out", "", "report to write (default: BENCHMARKS.md at the repository root)")
 	fs.StringVar(&o.Chart, "chart", "", "SVG chart to write (default: bench/latency.svg at the repository root)")
+	fs.BoolVar(&o.PlansOnly, "plans", false, "only measure the plans of the service's statements and print them: no load, no report")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -202,6 +204,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	logf("dataset: %d users, %d conversations, %d messages; busiest vendor %d with %d conversations",
 		data.Users, data.Conversations, data.Messages, data.BusiestVendorID, data.BusiestConversations)
 
+	if opts.PlansOnly {
+		session, err := signIn(ctx, server, opts.DatabaseURL, data.BusiestVendorID)
+		if err != nil {
+			return err
+		}
+		plans, err := measurePlans(ctx, opts.DatabaseURL, session)
+		if err != nil {
+			return fmt.Errorf("plans: %w", err)
+		}
+		renderPlans(stdout, plans)
+		return nil
+	}
+
 	b, err := startTargets(ctx, opts, server, tmp, logf)
 	if err != nil {
 		return err
@@ -213,6 +228,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	floorPlan, err := explainFloor(ctx, opts.DatabaseURL, b.session)
 	if err != nil {
 		return fmt.Errorf("explain the floor: %w", err)
+	}
+	plans, err := measurePlans(ctx, opts.DatabaseURL, b.session)
+	if err != nil {
+		return fmt.Errorf("plans: %w", err)
 	}
 	scenarios, err := b.prepare(ctx, opts.DeepPage, logf)
 	if err != nil {
@@ -235,6 +254,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		Env:       inheritedServiceEnv(),
 		When:      time.Now().UTC(),
 		FloorPlan: floorPlan,
+		Plans:     plans,
 	}
 	if err := writeChart(opts.Chart, r); err != nil {
 		return fmt.Errorf("chart: %w", err)

@@ -65,6 +65,7 @@ type report struct {
 	Env       []string           // service variables inherited from the environment
 	When      time.Time
 	FloorPlan string // EXPLAIN (ANALYZE, BUFFERS) of the floor's first page of 20
+	Plans     []statementPlan
 }
 
 func (r *report) find(name string, clients int) *measurement {
@@ -276,6 +277,7 @@ func (r *report) render(w io.Writer, notes string) {
 		p("```")
 		p("")
 	}
+	renderPlans(w, r.Plans)
 	p("## Targets")
 	p("")
 	for _, t := range r.targets() {

@@ -9,6 +9,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/partizap/vendor-inbox/graph"
 	"github.com/partizap/vendor-inbox/models"
@@ -109,7 +110,7 @@ func TestPrefetchFollowsTheSelection(t *testing.T) {
 			loaders.AllConversationFields},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			doc, errs := gqlparser.LoadQuery(schema, tc.query)
+			doc, errs := gqlparser.LoadQueryWithRules(schema, tc.query, rules.NewDefaultRules())
 			if errs != nil {
 				t.Fatal(errs)
 			}

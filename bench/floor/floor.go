@@ -209,6 +209,13 @@ func (f *Floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// FirstPage is the statement of a first page and its arguments for sessionID: for studying
+// its plans beside the service's.
+func (f *Floor) FirstPage(sessionID string, limit int) (sql string, args []any) {
+	hash := sha256.Sum256([]byte(sessionID))
+	return f.first, []any{hash[:], limit}
+}
+
 // Explain runs the first page's statement for sessionID under EXPLAIN (ANALYZE, BUFFERS) and
 // returns PostgreSQL's plan: the evidence that the floor is the least work, one index probe
 // per nested part of each row and no per-row re-evaluation.

@@ -128,9 +128,6 @@ func pgConfig(databaseURL string, opts DBOptions) (*pgx.ConnConfig, error) {
 		return nil, fmt.Errorf("DATABASE_URL is not a valid PostgreSQL URL (%s): %s", RedactURL(databaseURL), oneLine(err))
 	}
 	// Settings the URL names win over the service's.
-	if _, set := config.RuntimeParams["plan_cache_mode"]; !set {
-		config.RuntimeParams["plan_cache_mode"] = CustomPlans
-	}
 	if _, set := config.RuntimeParams["statement_timeout"]; !set && opts.StatementTimeout > 0 {
 		config.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 	}
@@ -151,13 +148,6 @@ func sqliteDSN(databaseURL string) (path, dsn string, err error) {
 	dsn = "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	return path, dsn, nil
 }
-
-// CustomPlans makes PostgreSQL plan every execution of a prepared statement for its actual
-// arguments. After five executions it would otherwise switch to a generic plan, and on skewed
-// data (one vendor with 50,000 conversations among vendors with 1,000) the generic plans of the
-// inbox's statements measured 8× slower than the custom ones, while planning them costs well
-// under a millisecond.
-const CustomPlans = "force_custom_plan"
 
 // Dialect returns Postgres or SQLite.
 func Dialect(db *gorm.DB) string {
@@ -190,13 +180,19 @@ func oneLine(err error) string {
 // CountStatements calls count once for every SQL statement db executes, so that the number of
 // statements a request costs can be observed (and asserted: it must not grow with page size).
 func CountStatements(db *gorm.DB, count func()) error {
+	return ObserveStatements(db, func(string, []any) { count() })
+}
+
+// ObserveStatements calls observe with the SQL and the arguments of every statement db executes,
+// after it ran: for tools that study the statements (the benchmark's plans), and for counting.
+func ObserveStatements(db *gorm.DB, observe func(sql string, vars []any)) error {
 	cb := func(tx *gorm.DB) {
 		// GORM runs the callbacks in dry-run mode to render subqueries; those execute nothing.
 		if !tx.DryRun {
-			count()
+			observe(tx.Statement.SQL.String(), tx.Statement.Vars)
 		}
 	}
-	const name = "partizap:count_statements"
+	name := fmt.Sprintf("partizap:observe_statements:%p", observe)
 	cbs := db.Callback()
 	for _, err := range []error{
 		cbs.Create().After("gorm:create").Register(name, cb),
@@ -207,7 +203,7 @@ func CountStatements(db *gorm.DB, count func()) error {
 		cbs.Raw().After("gorm:raw").Register(name, cb),
 	} {
 		if err != nil {
-			return fmt.Errorf("register statement counter: %w", err)
+			return fmt.Errorf("register statement observer: %w", err)
 		}
 	}
 	return nil

@@ -9,15 +9,15 @@ import (
 	"github.com/partizap/vendor-inbox/models/dbtest"
 )
 
-// TestPostgresPlansEveryExecution guards the setting that keeps PostgreSQL from switching the
-// inbox's prepared statements to generic plans, which measured 8× slower on skewed data; a
-// plan_cache_mode in the URL still wins.
-func TestPostgresPlansEveryExecution(t *testing.T) {
+// TestPostgresKeepsItsPlanCacheMode: the service leaves plan_cache_mode at PostgreSQL's
+// default (its statements have one plan for every viewer: models.TestGenericPlansSuitEveryViewer),
+// and a plan_cache_mode in the URL wins.
+func TestPostgresKeepsItsPlanCacheMode(t *testing.T) {
 	t.Parallel()
 	dsn, _ := dbtest.NewOn(t, database.Postgres)
 	for _, tt := range []struct{ url, want string }{
-		{dsn, database.CustomPlans},
-		{dsn + "&plan_cache_mode=auto", "auto"},
+		{dsn, database.AutoPlans},
+		{dsn + "&plan_cache_mode=force_custom_plan", database.CustomPlans},
 	} {
 		db, err := database.Open(context.Background(), tt.url)
 		if err != nil {

@@ -1,0 +1,76 @@
+package models_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/database"
+	"github.com/partizap/vendor-inbox/models/dbtest"
+	"github.com/partizap/vendor-inbox/models/loaders"
+	"github.com/partizap/vendor-inbox/models/seed"
+)
+
+// TestGenericPlansSuitEveryViewer: under generic plans (one plan for every argument, which
+// PostgreSQL keeps for a prepared statement once it judges it as good as planning each
+// execution), each statement of an inbox page and of node(id) touches as many rows for a
+// vendor with 3,000 conversations as for one with 30. A plan that read all of a viewer's
+// conversations (a join or a hashed subplan over their participations) would touch a hundred
+// times more for the busy one: that is the plan that once made pages 8× slower.
+func TestGenericPlansSuitEveryViewer(t *testing.T) {
+	t.Parallel()
+	_, db := dbtest.NewOn(t, database.Postgres)
+	ctx := context.Background()
+	if _, err := seed.Seed(ctx, db, seed.Options{Vendors: 3, Conversations: 30, BusiestConversations: 3000, Messages: 3, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	type statement struct {
+		sql  string
+		vars []any
+	}
+	var recorded []statement
+	if err := database.ObserveStatements(db, func(sql string, vars []any) {
+		recorded = append(recorded, statement{sql, slices.Clone(vars)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	store := models.NewStore(db)
+	statementsOf := func(vendorID int64) []statement {
+		t.Helper()
+		recorded = nil
+		first := 20
+		l := loaders.New(store, vendorID)
+		page, err := l.VendorInbox(ctx, models.PageArgs{First: &first}, loaders.AllConversationFields)
+		if err != nil || len(page.Items) != first || page.Items[0].LastMessage == nil {
+			t.Fatalf("vendor %d: page of %d, error %v", vendorID, len(page.Items), err)
+		}
+		if _, err := store.ConversationsByID(ctx, vendorID, []int64{page.Items[0].ID}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.MessagesByID(ctx, vendorID, []int64{page.Items[0].LastMessage.ID}); err != nil {
+			t.Fatal(err)
+		}
+		return recorded
+	}
+	busy, quiet := statementsOf(1), statementsOf(2)
+	if len(busy) != len(quiet) || len(busy) < 8 {
+		t.Fatalf("%d statements for the busy vendor, %d for the quiet one", len(busy), len(quiet))
+	}
+	rows := func(st statement) int64 {
+		t.Helper()
+		costs, err := database.ExplainPrepared(ctx, db, database.GenericPlans, st.sql, st.vars, 1)
+		if err != nil {
+			t.Fatalf("%s: %v", st.sql, err)
+		}
+		return costs[0].Rows
+	}
+	for i := range busy {
+		b, q := rows(busy[i]), rows(quiet[i])
+		// The pages differ (other products, other unread messages): allow some slack, far
+		// below the factor of 100 between the two inboxes.
+		if b > 2*q+40 {
+			t.Errorf("statement %d touches %d rows for the busy vendor and %d for the quiet one under its generic plan:\n%s", i+1, b, q, busy[i].sql)
+		}
+	}
+}
