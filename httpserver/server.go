@@ -148,9 +148,8 @@ func (s *Server) NewHTTPServer(h http.Handler) *http.Server {
 }
 
 // Serve serves the service on listener, and /metrics and /debug/pprof/ on metricsListener
-// unless it is nil,
-// until ctx ends; then both stop accepting and finish their in-flight requests within
-// ShutdownGrace. When either server fails, the other is shut down the same way.
+// unless it is nil, until ctx ends; then both stop accepting and finish their in-flight
+// requests within ShutdownGrace. When either server fails, the other is shut down the same way.
 func (s *Server) Serve(ctx context.Context, listener, metricsListener net.Listener) error {
 	type served struct {
 		srv      *http.Server
