@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -51,6 +53,207 @@ func TestParseCounter(t *testing.T) {
 	}
 	if _, err := parseCounter(strings.NewReader("go_goroutines 3\n"), statementsMetric); err == nil {
 		t.Fatal("a missing counter was read")
+	}
+}
+
+// statLine is a /proc/<pid>/stat line of the given comm, utime, stime and starttime, the rest
+// as the kernel writes it.
+func statLine(pid, comm string, utime, stime, start int) string {
+	return fmt.Sprintf("%s (%s) S 1 2206 2206 0 -1 4194304 4527 148495 0 14 %d %d 50252 2412 20 0 1 0 %d 222543872 7645 18446744073709551615 94345023471616 94345028927961 140723561601520 0 0 0 0 24129536 84487 1 0 0 17 0 0 0 0 0 0 94345031407696 94345031625418 94345795727360 140723561602718 140723561602840 140723561602840 140723561603028 0",
+		pid, comm, utime, stime, start)
+}
+
+func TestParseProcStat(t *testing.T) {
+	tests := []struct {
+		name, line string
+		want       procStat
+		err        bool
+	}{
+		{"postmaster", statLine("2206", "postgres", 2, 6, 4149), procStat{Comm: "postgres", Ticks: 8, Start: 4149}, false},
+		{"comm with spaces and parentheses", statLine("1234", "postgres: x (y)", 250, 75, 98765), procStat{Comm: "postgres: x (y)", Ticks: 325, Start: 98765}, false},
+		{"comm that is a closing parenthesis and a space", statLine("7", ") ", 1, 0, 3), procStat{Comm: ") ", Ticks: 1, Start: 3}, false},
+		{"comm that looks like the fields", statLine("8", "x) S 1 2 3", 10, 20, 30), procStat{Comm: "x) S 1 2 3", Ticks: 30, Start: 30}, false},
+		{"real line of cat", "14598 (cat) R 14596 14596 6717 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 67522 3133440 354 18446744073709551615 94397691232256 94397691252137 140725236304400 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 94397691268144 94397691269760 94398436950016 140725236312771 140725236312791 140725236312791 140725236314091 0",
+			procStat{Comm: "cat", Ticks: 0, Start: 67522}, false},
+		{"no parentheses", "1234 postgres S 1 2 3", procStat{}, true},
+		{"cut before starttime", "1234 (postgres) S 1 2206 2206 0 -1 4194304 4527 148495 0 14 2 6 50252 2412 20 0 1 0", procStat{}, true},
+		{"utime not a number", strings.Replace(statLine("1", "p", 2, 6, 4149), " 14 2 6 ", " 14 x 6 ", 1), procStat{}, true},
+		{"empty", "", procStat{}, true},
+	}
+	for _, tt := range tests {
+		got, err := parseProcStat(tt.line)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("%s: parseProcStat = %+v, %v; want %+v, error %v", tt.name, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestParseMachineBusy(t *testing.T) {
+	tests := []struct {
+		name, stat string
+		want       uint64
+		err        bool
+	}{
+		// user 26522 + nice 0 + system 6372 + irq 0 + softirq 324; not idle, iowait, steal, guest.
+		{"this machine", "cpu  26522 0 6372 23074 719 0 324 917 0 0\ncpu0 13000 0 3000 11000 300 0 100 400 0 0\nintr 1 2\n", 33218, false},
+		{"guest time is in user already", "cpu  100 10 20 1000 5 1 2 3 40 4\n", 133, false},
+		{"an old kernel's seven fields", "cpu  1 2 3 4 5 6 7\n", 19, false},
+		{"per-core line first", "cpu0 1 2 3 4 5 6 7 8\n", 0, true},
+		{"too short", "cpu  1 2 3\n", 0, true},
+		{"not a number", "cpu  1 2 x 4 5 6 7 8 9 10\n", 0, true},
+		{"empty", "", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := parseMachineBusy(tt.stat)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("%s: parseMachineBusy = %d, %v; want %d, error %v", tt.name, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestIsPostgres(t *testing.T) {
+	tests := []struct {
+		comm, cmdline string
+		want          bool
+	}{
+		{"postgres", "/usr/lib/postgresql/15/bin/postgres\x00-D\x00/var/lib/postgresql/15/main\x00", true},
+		{"postgres", "postgres: 15/main: postgres bench 127.0.0.1(58352) idle\x00\x00\x00", true},
+		{"postmaster", "/usr/lib/postgresql/15/bin/postgres\x00-D\x00/data\x00", true},
+		{"bgworker", "postgres: 15/main: checkpointer \x00\x00", true},
+		{"psql", "psql\x00-h\x00127.0.0.1\x00-U\x00postgres\x00", false},
+		{"vendor-inbox", "/tmp/vendor-inbox\x00serve\x00", false},
+		{"sh", "sh\x00-c\x00echo postgres\x00", false},
+		{"kthreadd", "", false},
+	}
+	for _, tt := range tests {
+		if got := isPostgres(tt.comm, tt.cmdline); got != tt.want {
+			t.Errorf("isPostgres(%q, %q) = %v, want %v", tt.comm, tt.cmdline, got, tt.want)
+		}
+	}
+}
+
+func TestCPUPerRequest(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	before := cpuSample{Wall: t0, Machine: 1000, Serving: 100, LoadGen: 50, Postgres: map[procKey]uint64{
+		{"10", 5}:  1000, // a pool's backend: its difference
+		{"11", 5}:  70,   // a backend that exits during the run: not counted
+		{"12", 6}:  400,  // its pid is reused by a process started during the run
+		{"13", 7}:  20,   // idle
+		{"14", 20}: 9,    // a counter that went back (cannot be): nothing, not a wrap-around
+	}}
+	after := cpuSample{Wall: t0.Add(2500 * time.Millisecond), Machine: 1500, Serving: 300, LoadGen: 100, Postgres: map[procKey]uint64{
+		{"10", 5}:   1100,
+		{"12", 900}: 25, // new: counted whole
+		{"13", 7}:   20,
+		{"14", 20}:  3,
+		{"15", 901}: 5, // new
+	}}
+	u := cpuBetween(before, after, 100)
+	if want := (cpuUse{Wall: 2500 * time.Millisecond, Machine: 5, Serving: 2, Postgres: 1.3, LoadGen: 0.5}); math.Abs(u.Postgres-want.Postgres) > 1e-9 || u.Wall != want.Wall || u.Machine != want.Machine || u.Serving != want.Serving || u.LoadGen != want.LoadGen {
+		t.Fatalf("cpuBetween = %+v, want %+v", u, want)
+	}
+	tests := []struct {
+		name     string
+		use      cpuUse
+		requests int64
+		want     cpuPerRequest // NaN fields must be NaN
+	}{
+		{"the samples above", u, 1000, cpuPerRequest{Serving: 2, Postgres: 1.3, LoadGen: 0.5, Other: 1.2, Machine: 5, Cores: 2}},
+		{"at a USER_HZ of 250", cpuBetween(before, after, 250), 400, cpuPerRequest{Serving: 2, Postgres: 1.3, LoadGen: 0.5, Other: 1.2, Machine: 5, Cores: 0.8}},
+		{"other below zero by rounding", cpuUse{Wall: time.Second, Machine: 1, Serving: 0.6, Postgres: 0.3, LoadGen: 0.11}, 100, cpuPerRequest{Serving: 6, Postgres: 3, LoadGen: 1.1, Other: -0.1, Machine: 10, Cores: 1}},
+		{"no wall time", cpuUse{Machine: 1, Serving: 1}, 10, cpuPerRequest{Serving: 100, Machine: 100, Cores: math.NaN()}},
+		{"no requests", u, 0, noCPU()},
+	}
+	for _, tt := range tests {
+		got := tt.use.perRequest(tt.requests)
+		g := []float64{got.Serving, got.Postgres, got.LoadGen, got.Other, got.Machine, got.Cores}
+		w := []float64{tt.want.Serving, tt.want.Postgres, tt.want.LoadGen, tt.want.Other, tt.want.Machine, tt.want.Cores}
+		for i := range g {
+			if math.IsNaN(w[i]) != math.IsNaN(g[i]) || (!math.IsNaN(w[i]) && math.Abs(g[i]-w[i]) > 1e-9) {
+				t.Errorf("%s: perRequest = %+v, want %+v", tt.name, got, tt.want)
+				break
+			}
+		}
+	}
+}
+
+// TestCPUMeter measures this process as if it served: its CPU shows up as the serving
+// process's and the load generator's.
+func TestCPUMeter(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc:", err)
+	}
+	m := startCPU(100, os.Getpid())
+	if m.err != nil {
+		t.Fatal(m.err)
+	}
+	start, _ := readProcStat("self")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if st, _ := readProcStat("self"); st.Ticks >= start.Ticks+5 {
+			break
+		}
+	}
+	got, err := m.stop(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Serving < 4 || got.LoadGen < 4 || got.Machine < 4 || got.Postgres < 0 || got.Cores <= 0 {
+		t.Errorf("after 50ms of CPU: %+v", got)
+	}
+}
+
+func TestRenderCPU(t *testing.T) {
+	r := &report{Results: []measurement{
+		{Scenario: rest20, Concurrency: 8, CPU: cpuPerRequest{Serving: 1.23456, Postgres: 0.5, LoadGen: 0.0625, Other: -0.0004, Machine: 1.79666, Cores: 1.987}},
+		{Scenario: floor20, Concurrency: 1, CPU: cpuPerRequest{Serving: 0.25, Postgres: 0.75, LoadGen: 0.1, Other: 0.02, Machine: 1.12, Cores: 0.5}},
+		{Scenario: nodeByID, Concurrency: 32, CPU: noCPU()},
+	}}
+	var b bytes.Buffer
+	r.renderCPU(&b)
+	want := `### CPU per request
+
+Milliseconds of CPU time per request of each measured run, by who spent it (see the method
+under Commands): the serving process, PostgreSQL, the load generator, and everything else on
+the machine; "machine" is their sum, "cores busy" the machine's average load over the run.
+
+| scenario | clients | service/floor ms | PostgreSQL ms | load generator ms | other ms | machine total ms | cores busy |
+|---|---:|---:|---:|---:|---:|---:|---:|
+| rest-20 | 8 | 1.235 | 0.500 | 0.062 | 0.000 | 1.797 | 1.99 |
+| floor-20 | 1 | 0.250 | 0.750 | 0.100 | 0.020 | 1.120 | 0.50 |
+| node | 32 | ? | ? | ? | ? | ? | ? |
+
+`
+	if b.String() != want {
+		t.Errorf("renderCPU:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	b.Reset()
+	r.summaryCPU(&b)
+	want = `  CPU ms/request  clients  serving  postgres  loadgen  other  machine  cores
+         rest-20        8    1.235     0.500    0.062  0.000    1.797   1.99
+        floor-20        1    0.250     0.750    0.100  0.020    1.120   0.50
+            node       32        ?         ?        ?      ?        ?      ?
+`
+	if b.String() != want {
+		t.Errorf("summaryCPU:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestReportHasCPU: the whole report says how CPU is measured, and carries the CPU table after
+// the results.
+func TestReportHasCPU(t *testing.T) {
+	r := testReport(t)
+	var b bytes.Buffer
+	r.render(&b, notesPlaceholder)
+	out := b.String()
+	last := 0
+	for _, want := range []string{"- CPU per request: around each measured run", "## Results",
+		"### CPU per request", "| rest-20 | 8 | 0.000 | 0.000 | 0.000 | 0.000 | 0.000 | 0.00 |", "## Targets"} {
+		i := strings.Index(out, want)
+		if i < last {
+			t.Fatalf("report lacks %q after offset %d:\n%s", want, last, out)
+		}
+		last = i
 	}
 }
 

@@ -228,6 +228,7 @@ func (r *report) render(w io.Writer, notes string) {
 	p("- statements/request: the service's `bff_db_queries_total` over the run divided by the")
 	p("  requests (the floor: 1, by construction); peak RSS: the serving process's `VmRSS`, sampled")
 	p("  every 100ms during the measured run")
+	cpuMethod(w)
 	p("")
 	p("## Scenarios")
 	p("")
@@ -262,6 +263,7 @@ func (r *report) render(w io.Writer, notes string) {
 	}
 	p("![p50 latency by concurrency](%s)", filepath.ToSlash(chart))
 	p("")
+	r.renderCPU(w)
 	if r.FloorPlan != "" {
 		p("## The floor's plan")
 		p("")
@@ -454,6 +456,7 @@ func (r *report) summary(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintf(bw, "peak RSS over the run (VmHWM): service %.1f MiB, floor %.1f MiB\n", r.HWM["server"], r.HWM["floor"])
+	r.summaryCPU(bw)
 	for _, t := range r.targets() {
 		fmt.Fprintf(bw, "%s %s\n", t.Status, t.Name)
 		for _, line := range t.Detail {
