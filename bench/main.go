@@ -63,6 +63,7 @@ type options struct {
 	DeepPage      int
 	Out           string
 	Chart         string
+	Profile       bool
 
 	// Args are the flags as given, to quote the command in the report.
 	Args []string
@@ -89,6 +90,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.DeepPage, "deep-page", 500, "rest-deep and floor-deep read this page of 20 (the cursor is found by paging from the first)")
 	fs.StringVar(&o.Out, "out", "", "report to write (default: BENCHMARKS.md at the repository root)")
 	fs.StringVar(&o.Chart, "chart", "", "SVG chart to write (default: bench/latency.svg at the repository root)")
+	fs.BoolVar(&o.Profile, "profile", true, "after the measured runs, profile the service's CPU during one more run of rest-20 and graphql-20 at 8 clients each")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -222,6 +224,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	var profiles []profileTop
+	if opts.Profile {
+		if profiles, err = b.profile(ctx, scenarios, opts, server, tmp, logf); err != nil {
+			return err
+		}
+	}
 	hwm := b.highWaterMarks()
 	b.stop()
 
@@ -235,6 +243,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		Env:       inheritedServiceEnv(),
 		When:      time.Now().UTC(),
 		FloorPlan: floorPlan,
+		Profiles:  profiles,
 	}
 	if err := writeChart(opts.Chart, r); err != nil {
 		return fmt.Errorf("chart: %w", err)

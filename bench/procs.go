@@ -176,16 +176,17 @@ func waitReady(ctx context.Context, client *http.Client, c *child, url string) e
 
 // bench is the state of a run once the server and the floor are up.
 type bench struct {
-	client    *http.Client
-	server    *child
-	floor     *child
-	serverURL string
-	floorURL  string
-	session   string // the busiest vendor's PARTIZAP_SESSION
+	client     *http.Client
+	server     *child
+	floor      *child
+	serverURL  string
+	metricsURL string // the service's METRICS_ADDR: /metrics and /debug/pprof/
+	floorURL   string
+	session    string // the busiest vendor's PARTIZAP_SESSION
 }
 
-// startTargets starts the server and the floor, each on a free loopback port, and waits until
-// both are ready.
+// startTargets starts the server (its METRICS_ADDR on a second port) and the floor, each on a
+// free loopback port, and waits until both are ready.
 func startTargets(ctx context.Context, opts options, server, dir string, logf func(string, ...any)) (_ *bench, err error) {
 	b := &bench{client: newClient(opts.Concurrency[len(opts.Concurrency)-1])}
 	defer func() {
@@ -197,18 +198,23 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 	if err != nil {
 		return nil, err
 	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
 	env := serviceEnv(map[string]string{
 		"DATABASE_URL":  opts.DatabaseURL,
 		"ADDR":          serverAddr,
 		"DEMO":          "false",
 		"CURSOR_SECRET": benchCursorSecret,
-		// Empty: /metrics on the server's own address, where the bench reads the statements.
-		"METRICS_ADDR": "",
+		// /metrics (the statements) and /debug/pprof/ (the profiles) are served there only.
+		"METRICS_ADDR": metricsAddr,
 	})
 	if b.server, err = startChild(ctx, "server", filepath.Join(dir, "server.log"), server, []string{"serve"}, env); err != nil {
 		return nil, err
 	}
 	b.serverURL = "http://" + serverAddr
+	b.metricsURL = "http://" + metricsAddr
 
 	self, err := os.Executable()
 	if err != nil {
@@ -226,6 +232,9 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 
 	logf("waiting for the server (%s, pid %d) and the floor (%s, pid %d)", b.serverURL, b.server.pid(), b.floorURL, b.floor.pid())
 	if err := waitReady(ctx, b.client, b.server, b.serverURL+"/readyz"); err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, b.client, b.server, b.metricsURL+"/metrics"); err != nil {
 		return nil, err
 	}
 	if err := waitReady(ctx, b.client, b.floor, b.floorURL+"/readyz"); err != nil {

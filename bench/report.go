@@ -65,6 +65,7 @@ type report struct {
 	Env       []string           // service variables inherited from the environment
 	When      time.Time
 	FloorPlan string // EXPLAIN (ANALYZE, BUFFERS) of the floor's first page of 20
+	Profiles  []profileTop
 }
 
 func (r *report) find(name string, clients int) *measurement {
@@ -220,7 +221,8 @@ func (r *report) render(w io.Writer, notes string) {
 	p("")
 	p("- concurrency %s; each run %s, after an unmeasured warm-up of %s", joinInts(o.Concurrency), o.Duration, o.Warmup)
 	p("- the deep page is page %d of 20 (its cursor found by paging from the first)", o.DeepPage)
-	p("- the service: `DEMO=false`, a fixed `CURSOR_SECRET`, `METRICS_ADDR` unset, every other setting %s", envNote(r.Env))
+	p("- the service: `DEMO=false`, a fixed `CURSOR_SECRET`, `METRICS_ADDR` a loopback port of its own")
+	p("  (where the bench reads `/metrics` and the profiles), every other setting %s", envNote(r.Env))
 	p("- the floor: a process of its own (`bench floor`), a pgx pool of 20 connections like the service's")
 	p("- load: a closed loop in Go, one client per concurrent user, each sending its next request when")
 	p("  the previous answer has been read whole; keep-alive connections; an answer is an error unless")
@@ -264,6 +266,7 @@ func (r *report) render(w io.Writer, notes string) {
 	p("![p50 latency by concurrency](%s)", filepath.ToSlash(chart))
 	p("")
 	r.renderCPU(w)
+	r.renderProfiles(w)
 	if r.FloorPlan != "" {
 		p("## The floor's plan")
 		p("")

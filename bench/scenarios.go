@@ -227,7 +227,7 @@ func (b *bench) measure(ctx context.Context, scenarios []scenario, opts options,
 			}
 			before := math.NaN()
 			if !s.Floor {
-				v, err := readCounter(ctx, b.client, b.serverURL+"/metrics", statementsMetric)
+				v, err := readCounter(ctx, b.client, b.metricsURL+"/metrics", statementsMetric)
 				if err != nil {
 					logf("%s: statements not counted: %v", s.Name, err)
 				} else {
@@ -257,7 +257,7 @@ func (b *bench) measure(ctx context.Context, scenarios []scenario, opts options,
 				logf("%s c=%d: CPU not measured: %v", s.Name, c, cpuErr)
 			}
 			if !s.Floor {
-				after, err := readCounter(ctx, b.client, b.serverURL+"/metrics", statementsMetric)
+				after, err := readCounter(ctx, b.client, b.metricsURL+"/metrics", statementsMetric)
 				m.Statements = math.NaN()
 				if err == nil && r.Completed > 0 {
 					m.Statements = (after - before) / float64(r.Completed)
