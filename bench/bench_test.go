@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -267,12 +268,15 @@ func TestRenderProfiles(t *testing.T) {
 	var b bytes.Buffer
 	r.renderProfiles(&b)
 	want := "## Where the service's time goes\n\n" +
-		"After the measured runs, one more run of rest-20 and graphql-20 at 8 clients each, during which the bench\n" +
-		"takes a CPU profile of the service from its metrics address (`GET /debug/pprof/profile?seconds=N`\n" +
-		"on `METRICS_ADDR`), and `go tool pprof -top -nodecount=15` with the server binary renders its\n" +
-		"top: first by flat time (spent in the function itself), then by cumulative time (`-cum`: in it\n" +
-		"and in what it calls). Profiling costs the service a little; the load's throughput during\n" +
-		"the profile is given beside the measured run's.\n\n" +
+		"After the measured runs, one more run at 8 clients of each of rest-20 and graphql-20. During it\n" +
+		"the bench takes a CPU profile of the service from its metrics address (`GET\n" +
+		"/debug/pprof/profile?seconds=N` on `METRICS_ADDR`), and `go tool pprof -top -nodecount=15`\n" +
+		"with the server binary renders its top: first by flat time (spent in the function itself),\n" +
+		"then by cumulative time (in it and in what it calls: `-cum`), leaving out the frames every\n" +
+		"request passes whole, net/http's server and the service's middleware (`-hide`, below).\n" +
+		"Profiling costs the service a little; the load's throughput during the profile is given\n" +
+		"beside the measured run's.\n\n" +
+		"The cumulative top's `-hide`: `" + profileHide + "`\n\n" +
 		"### rest-20 at 8 clients\n\n" +
 		"Profiled for 8 s under 1450.2 req/s (the measured run: 1500.0 req/s), 0 errors.\n\n" +
 		"```\nDuration: 8s\n flat row\n```\n\n" +
@@ -288,6 +292,30 @@ func TestRenderProfiles(t *testing.T) {
 	(&report{}).renderProfiles(&b)
 	if b.Len() != 0 {
 		t.Errorf("without profiles: %q", b.String())
+	}
+}
+
+// TestProfileHide: the cumulative top leaves out the layers every request passes whole, and
+// keeps the service's own work.
+func TestProfileHide(t *testing.T) {
+	hide := regexp.MustCompile(profileHide)
+	for name, want := range map[string]bool{
+		"net/http.(*conn).serve":         true,
+		"net/http.HandlerFunc.ServeHTTP": true,
+		"github.com/partizap/vendor-inbox/httpserver.(*Server).Handler.requestID.func5":                                true,
+		"github.com/partizap/vendor-inbox/httpserver.(*Server).WithViewer.(*Server).WithViewer.Middleware.func2.func3": true,
+		"github.com/partizap/vendor-inbox/httpserver.(*Server).GraphQL.(*Server).graphQLRequests.func4":                true,
+		"main.(*app).server.NoStore.func1":                                   true,
+		"github.com/partizap/vendor-inbox/rest.(*Handler).ServeHTTP":         false,
+		"github.com/partizap/vendor-inbox/rest.(*Handler).conversations":     false,
+		"github.com/partizap/vendor-inbox/httpserver.(*deadlineGuard).Write": false,
+		"github.com/99designs/gqlgen/graphql/handler.(*Server).ServeHTTP":    false,
+		"gorm.io/gorm.(*DB).scanIntoStruct":                                  false,
+		"encoding/json.appendCompact":                                        false,
+	} {
+		if got := hide.MatchString(name); got != want {
+			t.Errorf("-hide matches %s: %v, want %v", name, got, want)
+		}
 	}
 }
 

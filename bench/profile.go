@@ -29,6 +29,11 @@ const (
 	maxProfileSeconds = 20
 )
 
+// profileHide are the frames the cumulative top leaves out (pprof's -hide): net/http's server
+// and the service's middleware (closures of httpserver, NoStore), which every request passes
+// whole, so that their near-100% does not fill the top; the frames they call stay.
+const profileHide = `^net/http\.|^github\.com/partizap/vendor-inbox/httpserver\..*\.func[0-9]+$|\.NoStore\.func[0-9]+$`
+
 // profileTop is the top of one CPU profile of the service.
 type profileTop struct {
 	Scenario string
@@ -124,7 +129,7 @@ func pprofTop(ctx context.Context, serverBin, file string, cum bool) (string, er
 	defer cancel()
 	args := []string{"tool", "pprof", "-top", "-nodecount=" + strconv.Itoa(profileNodes)}
 	if cum {
-		args = append(args, "-cum")
+		args = append(args, "-cum", "-hide="+profileHide)
 	}
 	cmd := exec.CommandContext(ctx, "go", append(args, serverBin, file)...)
 	cmd.Dir = filepath.Dir(file)
@@ -161,12 +166,16 @@ func (r *report) renderProfiles(w io.Writer) {
 	}
 	p("## Where the service's time goes")
 	p("")
-	p("After the measured runs, one more run of %s at %d clients each, during which the bench", strings.Join(names, " and "), profileClients)
-	p("takes a CPU profile of the service from its metrics address (`GET /debug/pprof/profile?seconds=N`")
-	p("on `METRICS_ADDR`), and `go tool pprof -top -nodecount=%d` with the server binary renders its", profileNodes)
-	p("top: first by flat time (spent in the function itself), then by cumulative time (`-cum`: in it")
-	p("and in what it calls). Profiling costs the service a little; the load's throughput during")
-	p("the profile is given beside the measured run's.")
+	p("After the measured runs, one more run at %d clients of each of %s. During it", profileClients, strings.Join(names, " and "))
+	p("the bench takes a CPU profile of the service from its metrics address (`GET")
+	p("/debug/pprof/profile?seconds=N` on `METRICS_ADDR`), and `go tool pprof -top -nodecount=%d`", profileNodes)
+	p("with the server binary renders its top: first by flat time (spent in the function itself),")
+	p("then by cumulative time (in it and in what it calls: `-cum`), leaving out the frames every")
+	p("request passes whole, net/http's server and the service's middleware (`-hide`, below).")
+	p("Profiling costs the service a little; the load's throughput during the profile is given")
+	p("beside the measured run's.")
+	p("")
+	p("The cumulative top's `-hide`: `%s`", profileHide)
 	p("")
 	for _, t := range r.Profiles {
 		p("### %s at %d clients", t.Scenario, t.Clients)
