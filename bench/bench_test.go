@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -133,6 +135,44 @@ func TestIsPostgres(t *testing.T) {
 	}
 }
 
+func TestTagDatabaseURL(t *testing.T) {
+	tests := []struct {
+		in, url, name string
+	}{
+		{"postgres://postgres@127.0.0.1:5432/bench?sslmode=disable", "postgres://postgres@127.0.0.1:5432/bench?application_name=run-1&sslmode=disable", "run-1"},
+		{"postgresql://u:p@db/bench", "postgresql://u:p@db/bench?application_name=run-1", "run-1"},
+		{"postgres://u@db/bench?application_name=mine&sslmode=disable", "postgres://u@db/bench?application_name=mine&sslmode=disable", "mine"},
+		{"host=127.0.0.1 dbname=bench", "host=127.0.0.1 dbname=bench application_name=run-1", "run-1"},
+		{"host=127.0.0.1 application_name='mine' dbname=bench", "host=127.0.0.1 application_name='mine' dbname=bench", "mine"},
+	}
+	for _, tt := range tests {
+		url, name, err := tagDatabaseURL(tt.in, "run-1")
+		if err != nil || url != tt.url || name != tt.name {
+			t.Errorf("tagDatabaseURL(%q) = %q, %q, %v; want %q, %q", tt.in, url, name, err, tt.url, tt.name)
+		}
+	}
+	if _, _, err := tagDatabaseURL("postgres://u@db:x/bench", "run-1"); err == nil {
+		t.Error("a bad URL was tagged")
+	}
+}
+
+func TestOtherClients(t *testing.T) {
+	rows := []pgActivity{
+		{"2207", "checkpointer", ""},
+		{"2211", "logical replication launcher", ""},
+		{"3000", "client backend", "run-1"},             // the service's pool
+		{"3001", "client backend", "run-1"},             // the floor's
+		{"3002", "client backend", ""},                  // the bench's own sampler, psql
+		{"3003", "client backend", "vendor-inbox-seed"}, // someone's seed
+		{"3004", "autovacuum worker", ""},
+		{"3005", "parallel worker", "run-1"},
+	}
+	got := otherClients(rows, "run-1")
+	if want := map[string]bool{"3002": true, "3003": true}; !maps.Equal(got, want) {
+		t.Errorf("otherClients = %v, want %v", got, want)
+	}
+}
+
 func TestCPUPerRequest(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	before := cpuSample{Wall: t0, Machine: 1000, Serving: 100, LoadGen: 50, Postgres: map[procKey]uint64{
@@ -184,7 +224,7 @@ func TestCPUMeter(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc:", err)
 	}
-	m := startCPU(100, os.Getpid())
+	m := startCPU(100, os.Getpid(), nil)
 	if m.err != nil {
 		t.Fatal(m.err)
 	}
@@ -200,6 +240,21 @@ func TestCPUMeter(t *testing.T) {
 	}
 	if got.Serving < 4 || got.LoadGen < 4 || got.Machine < 4 || got.Postgres < 0 || got.Cores <= 0 {
 		t.Errorf("after 50ms of CPU: %+v", got)
+	}
+	failing := func() (map[string]bool, error) { return nil, errors.New("connection refused") }
+	if got, err := startCPU(100, os.Getpid(), failing).stop(10); err == nil || !math.IsNaN(got.Serving) {
+		t.Errorf("without pg_stat_activity: %+v, %v; want no measurement", got, err)
+	}
+	all, err := postgresTicks(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skip := map[string]bool{}
+	for k := range all {
+		skip[k.PID] = true
+	}
+	if rest, err := postgresTicks(skip); err != nil || len(rest) > 1 { // one may have started since
+		t.Errorf("skipping every PostgreSQL process of %v: %v, %v", all, rest, err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,11 +14,14 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // CPU per request: around each measured run the bench reads the CPU time of the serving
-// process, of every PostgreSQL process, of itself (the load generator) and of the whole machine
-// from /proc, and divides each difference by the requests of the run.
+// process, of PostgreSQL's processes but other clients' backends, of itself (the load
+// generator) and of the whole machine from /proc, and divides each difference by the requests
+// of the run.
 
 // clockTicks is the unit of the CPU times in /proc (USER_HZ, `getconf CLK_TCK`): 100 on every
 // Linux this runs on, asked anyway.
@@ -113,8 +117,8 @@ type procKey struct {
 	Start uint64
 }
 
-// postgresTicks reads the CPU time of every PostgreSQL process now running.
-func postgresTicks() (map[procKey]uint64, error) {
+// postgresTicks reads the CPU time of every PostgreSQL process now running but those in skip.
+func postgresTicks(skip map[string]bool) (map[procKey]uint64, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
@@ -122,7 +126,7 @@ func postgresTicks() (map[procKey]uint64, error) {
 	out := map[procKey]uint64{}
 	for _, e := range entries {
 		pid := e.Name()
-		if pid == "" || strings.Trim(pid, "0123456789") != "" {
+		if pid == "" || strings.Trim(pid, "0123456789") != "" || skip[pid] {
 			continue
 		}
 		st, err := readProcStat(pid)
@@ -140,6 +144,79 @@ func postgresTicks() (map[procKey]uint64, error) {
 	return out, nil
 }
 
+// The service's and the floor's connections carry an application_name of this run, so that
+// their PostgreSQL backends can be told from other clients' (another engineer's seed or bench
+// on the same server): a client backend of any other application counts as the rest of the
+// machine. The server's own processes (postmaster, checkpointer, walwriter, autovacuum, parallel
+// workers) count as PostgreSQL.
+
+// runApplicationName is the application_name of this run's connections.
+func runApplicationName() string { return "vendor-inbox-bench-" + strconv.Itoa(os.Getpid()) }
+
+// tagDatabaseURL returns databaseURL with application_name set to name, and the name its
+// connections will have: the URL's own, when it sets one.
+func tagDatabaseURL(databaseURL, name string) (string, string, error) {
+	if !strings.HasPrefix(databaseURL, "postgres://") && !strings.HasPrefix(databaseURL, "postgresql://") {
+		// The keyword/value form: host=… dbname=…
+		for _, kv := range strings.Fields(databaseURL) {
+			if v, ok := strings.CutPrefix(kv, "application_name="); ok {
+				return databaseURL, strings.Trim(v, "'"), nil
+			}
+		}
+		return strings.TrimSpace(databaseURL + " application_name=" + name), name, nil
+	}
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "", "", fmt.Errorf("-database-url: %w", err)
+	}
+	q := u.Query()
+	if v := q.Get("application_name"); v != "" {
+		return databaseURL, v, nil
+	}
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	return u.String(), name, nil
+}
+
+// pgActivity is a row of pg_stat_activity.
+type pgActivity struct {
+	PID             string
+	BackendType     string
+	ApplicationName string
+}
+
+// otherClients are the pids of the client backends whose application is not application.
+func otherClients(rows []pgActivity, application string) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rows {
+		if r.BackendType == "client backend" && r.ApplicationName != application {
+			out[r.PID] = true
+		}
+	}
+	return out
+}
+
+// otherClientsOf returns the lookup of the other clients' backends over conn.
+func otherClientsOf(conn *pgx.Conn, application string) func() (map[string]bool, error) {
+	return func() (map[string]bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		rows, err := conn.Query(ctx, "SELECT pid::text, coalesce(backend_type, ''), coalesce(application_name, '') FROM pg_stat_activity")
+		if err != nil {
+			return nil, err
+		}
+		activity, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (pgActivity, error) {
+			var a pgActivity
+			err := row.Scan(&a.PID, &a.BackendType, &a.ApplicationName)
+			return a, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return otherClients(activity, application), nil
+	}
+}
+
 // cpuSample is the CPU time, in clock ticks, each part had used at one moment.
 type cpuSample struct {
 	Wall     time.Time
@@ -151,8 +228,9 @@ type cpuSample struct {
 
 // sampleCPU reads every part's CPU time: before a run the machine first and the bench itself
 // last, after it in the reverse order, so that the machine's window holds the others' and the
-// bench's own window leaves out its reading of /proc.
-func sampleCPU(serving int, after bool) (cpuSample, error) {
+// bench's own window leaves out its reading of /proc. The PostgreSQL processes that others
+// says are other clients' backends are left to the rest of the machine; others may be nil.
+func sampleCPU(serving int, after bool, others func() (map[string]bool, error)) (cpuSample, error) {
 	s := cpuSample{Wall: time.Now()}
 	steps := []func() error{
 		func() error {
@@ -162,8 +240,16 @@ func sampleCPU(serving int, after bool) (cpuSample, error) {
 			}
 			return err
 		},
-		func() (err error) {
-			s.Postgres, err = postgresTicks()
+		func() error {
+			var skip map[string]bool
+			if others != nil {
+				var err error
+				if skip, err = others(); err != nil {
+					return fmt.Errorf("PostgreSQL's other clients: %w", err)
+				}
+			}
+			var err error
+			s.Postgres, err = postgresTicks(skip)
 			return err
 		},
 		func() error {
@@ -259,13 +345,14 @@ func (u cpuUse) perRequest(requests int64) cpuPerRequest {
 type cpuMeter struct {
 	hz      float64
 	serving int
+	others  func() (map[string]bool, error)
 	before  cpuSample
 	err     error
 }
 
-func startCPU(hz float64, serving int) *cpuMeter {
-	m := &cpuMeter{hz: hz, serving: serving}
-	m.before, m.err = sampleCPU(serving, false)
+func startCPU(hz float64, serving int, others func() (map[string]bool, error)) *cpuMeter {
+	m := &cpuMeter{hz: hz, serving: serving, others: others}
+	m.before, m.err = sampleCPU(serving, false, others)
 	return m
 }
 
@@ -274,7 +361,7 @@ func (m *cpuMeter) stop(requests int64) (cpuPerRequest, error) {
 	if m.err != nil {
 		return noCPU(), m.err
 	}
-	after, err := sampleCPU(m.serving, true)
+	after, err := sampleCPU(m.serving, true, m.others)
 	if err != nil {
 		return noCPU(), err
 	}
@@ -304,17 +391,20 @@ func cores(v float64) string {
 func cpuMethod(w io.Writer) {
 	for _, line := range []string{
 		"- CPU per request: around each measured run the bench reads the CPU time (user + system, in",
-		"  clock ticks of 10 ms) of the serving process (the service or the floor, all its threads:",
-		"  `/proc/<pid>/stat`), of every PostgreSQL process (each process whose name or command line is",
-		"  `postgres`: the backends of both pools, and the postmaster, checkpointer, walwriter and any",
-		"  other client's backends), of the bench itself (the load generator, `/proc/self/stat`), and of",
-		"  the whole machine (`/proc/stat`: all cores, less idle, iowait and steal), and divides each",
-		"  difference by the run's requests. \"other\" is the machine less the three: whatever else ran",
-		"  on the shared cores (and a few ticks of rounding, so it can be slightly negative). A",
-		"  PostgreSQL process that starts during the run counts whole, one that ends during it loses",
-		"  its last part: the approximation is only about processes that come and go, and the pools'",
-		"  backends live for the whole run. \"cores busy\" is the machine's CPU time over the run's wall",
-		"  time (at most the number of cores)",
+		"  clock ticks: `getconf CLK_TCK` a second) of the serving process (the service or the floor,",
+		"  all its threads: `/proc/<pid>/stat`), of PostgreSQL, of the bench itself (the load generator,",
+		"  `/proc/self/stat`) and of the whole machine (`/proc/stat`: all cores, less idle, iowait and",
+		"  steal), and divides each difference by the run's requests. PostgreSQL is each process whose",
+		"  name or command line is `postgres` (the postmaster, checkpointer, walwriter, autovacuum, and",
+		"  the backends of both pools) but the client backends `pg_stat_activity` shows of another",
+		"  application than this run's: the service and the floor connect with",
+		"  `application_name=vendor-inbox-bench-<pid>`, so another client's work on the shared server",
+		"  (a seed, another bench) is not theirs. \"other\" is the machine less the three: whatever",
+		"  else ran on the shared cores, those other clients' backends among them (and a few ticks of",
+		"  rounding, so it can be slightly negative). A PostgreSQL process that starts during the run",
+		"  counts whole, one that ends during it loses its last part: the approximation is only about",
+		"  processes that come and go, and the pools' backends live for the whole run. \"cores busy\"",
+		"  is the machine's CPU time over the run's wall time (at most the number of cores)",
 	} {
 		fmt.Fprintln(w, line)
 	}

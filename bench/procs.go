@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/partizap/vendor-inbox/bench/floor"
@@ -183,6 +184,10 @@ type bench struct {
 	metricsURL string // the service's METRICS_ADDR: /metrics and /debug/pprof/
 	floorURL   string
 	session    string // the busiest vendor's PARTIZAP_SESSION
+	// application is the application_name of the service's and the floor's connections; pg
+	// asks PostgreSQL which backends are other clients' (cpu.go).
+	application string
+	pg          *pgx.Conn
 }
 
 // startTargets starts the server (its METRICS_ADDR on a second port) and the floor, each on a
@@ -202,8 +207,16 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 	if err != nil {
 		return nil, err
 	}
+	databaseURL, application, err := tagDatabaseURL(opts.DatabaseURL, runApplicationName())
+	if err != nil {
+		return nil, err
+	}
+	b.application = application
+	if b.pg, err = pgx.Connect(ctx, opts.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", database.RedactURL(opts.DatabaseURL), err)
+	}
 	env := serviceEnv(map[string]string{
-		"DATABASE_URL":  opts.DatabaseURL,
+		"DATABASE_URL":  databaseURL,
 		"ADDR":          serverAddr,
 		"DEMO":          "false",
 		"CURSOR_SECRET": benchCursorSecret,
@@ -224,7 +237,7 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 	if err != nil {
 		return nil, err
 	}
-	args := []string{floorCommand, "-addr", floorAddr, "-database-url", opts.DatabaseURL, "-cursor-secret", benchCursorSecret}
+	args := []string{floorCommand, "-addr", floorAddr, "-database-url", databaseURL, "-cursor-secret", benchCursorSecret}
 	if b.floor, err = startChild(ctx, "floor", filepath.Join(dir, "floor.log"), self, args, os.Environ()); err != nil {
 		return nil, err
 	}
@@ -247,6 +260,10 @@ func (b *bench) stop() {
 	b.server.stop()
 	b.floor.stop()
 	b.client.CloseIdleConnections()
+	if b.pg != nil {
+		_ = b.pg.Close(context.Background())
+		b.pg = nil
+	}
 }
 
 // highWaterMarks reads each process's peak resident memory since it started (VmHWM).

@@ -235,7 +235,7 @@ func (b *bench) measure(ctx context.Context, scenarios []scenario, opts options,
 				}
 			}
 			stopRSS := sampleRSS(proc.pid())
-			cpu := startCPU(hz, proc.pid())
+			cpu := startCPU(hz, proc.pid(), otherClientsOf(b.pg, b.application))
 			r := runLoad(ctx, b.client, s.Target, c, opts.Duration)
 			perRequest, cpuErr := cpu.stop(r.Completed)
 			peak := stopRSS()
