@@ -62,10 +62,10 @@ type report struct {
 	Scenarios []scenario
 	Results   []measurement
 	HWM       map[string]float64 // peak RSS of each process over the whole run, MiB
+	Profiles  []profileTop       // CPU profile tops of the service (profile.go)
 	Env       []string           // service variables inherited from the environment
 	When      time.Time
 	FloorPlan string // EXPLAIN (ANALYZE, BUFFERS) of the floor's first page of 20
-	Profiles  []profileTop
 }
 
 func (r *report) find(name string, clients int) *measurement {
