@@ -205,7 +205,7 @@ func (a *app) serveCommand(ctx context.Context, _ *flag.FlagSet, _ io.Writer) er
 			listener.Close()
 			return fmt.Errorf("METRICS_ADDR: %w", err)
 		}
-		a.logger.Info("serving /metrics on its own address only", "addr", metricsListener.Addr().String())
+		a.logger.Info("serving /metrics and /debug/pprof/ on their own address only", "addr", metricsListener.Addr().String())
 	}
 	if err := a.greet(ctx, a.cfg, listener.Addr(), os.Stderr); err != nil {
 		listener.Close()

@@ -159,8 +159,8 @@ func (a *app) server() *httpserver.Server {
 // handler is every route behind the middleware every request passes.
 func (a *app) handler() http.Handler { return a.server().Handler() }
 
-// serve serves the service on listener, and /metrics on metricsListener unless it is nil,
-// until ctx ends, then shuts both down gracefully.
+// serve serves the service on listener, and /metrics and /debug/pprof/ on metricsListener
+// unless it is nil, until ctx ends, then shuts both down gracefully.
 func (a *app) serve(ctx context.Context, listener, metricsListener net.Listener) error {
 	return a.server().Serve(ctx, listener, metricsListener)
 }

@@ -61,6 +61,7 @@ type options struct {
 	Duration      time.Duration
 	Warmup        time.Duration
 	DeepPage      int
+	Profile       bool
 	Out           string
 	Chart         string
 	PlansOnly     bool
@@ -87,6 +88,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	concurrency := fs.String("concurrency", "1,8,32", "comma-separated numbers of concurrent clients")
 	fs.DurationVar(&o.Duration, "duration", 8*time.Second, "measured time of each scenario at each concurrency")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured load before each measured run")
+	fs.BoolVar(&o.Profile, "profile", true, "after the measured runs, profile the service's CPU during one more run of rest-20 and graphql-20 at 8 clients each")
 	fs.IntVar(&o.DeepPage, "deep-page", 500, "rest-deep and floor-deep read this page of 20 (the cursor is found by paging from the first)")
 	fs.StringVar(&o.Out, "out", "", "report to write (default: BENCHMARKS.md at the repository root)")
 	fs.StringVar(&o.Chart, "chart", "", "SVG chart to write (default: bench/latency.svg at the repository root)")
@@ -241,6 +243,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	var profiles []profileTop
+	if opts.Profile {
+		if profiles, err = b.profile(ctx, scenarios, opts, server, tmp, logf); err != nil {
+			return err
+		}
+	}
 	hwm := b.highWaterMarks()
 	b.stop()
 
@@ -251,6 +259,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		Scenarios: scenarios,
 		Results:   results,
 		HWM:       hwm,
+		Profiles:  profiles,
 		Env:       inheritedServiceEnv(),
 		When:      time.Now().UTC(),
 		FloorPlan: floorPlan,

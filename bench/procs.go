@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/partizap/vendor-inbox/bench/floor"
@@ -176,16 +177,21 @@ func waitReady(ctx context.Context, client *http.Client, c *child, url string) e
 
 // bench is the state of a run once the server and the floor are up.
 type bench struct {
-	client    *http.Client
-	server    *child
-	floor     *child
-	serverURL string
-	floorURL  string
-	session   string // the busiest vendor's PARTIZAP_SESSION
+	client     *http.Client
+	server     *child
+	floor      *child
+	serverURL  string
+	metricsURL string // the service's METRICS_ADDR: /metrics and /debug/pprof/
+	floorURL   string
+	session    string // the busiest vendor's PARTIZAP_SESSION
+	// application is the application_name of the service's and the floor's connections; pg
+	// asks PostgreSQL which backends are other clients' (cpu.go).
+	application string
+	pg          *pgx.Conn
 }
 
-// startTargets starts the server and the floor, each on a free loopback port, and waits until
-// both are ready.
+// startTargets starts the server (its METRICS_ADDR on a second port) and the floor, each on a
+// free loopback port, and waits until both are ready.
 func startTargets(ctx context.Context, opts options, server, dir string, logf func(string, ...any)) (_ *bench, err error) {
 	b := &bench{client: newClient(opts.Concurrency[len(opts.Concurrency)-1])}
 	defer func() {
@@ -197,18 +203,31 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 	if err != nil {
 		return nil, err
 	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	databaseURL, application, err := tagDatabaseURL(opts.DatabaseURL, runApplicationName())
+	if err != nil {
+		return nil, err
+	}
+	b.application = application
+	if b.pg, err = pgx.Connect(ctx, opts.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", database.RedactURL(opts.DatabaseURL), err)
+	}
 	env := serviceEnv(map[string]string{
-		"DATABASE_URL":  opts.DatabaseURL,
+		"DATABASE_URL":  databaseURL,
 		"ADDR":          serverAddr,
 		"DEMO":          "false",
 		"CURSOR_SECRET": benchCursorSecret,
-		// Empty: /metrics on the server's own address, where the bench reads the statements.
-		"METRICS_ADDR": "",
+		// /metrics (the statements) and /debug/pprof/ (the profiles) are served there only.
+		"METRICS_ADDR": metricsAddr,
 	})
 	if b.server, err = startChild(ctx, "server", filepath.Join(dir, "server.log"), server, []string{"serve"}, env); err != nil {
 		return nil, err
 	}
 	b.serverURL = "http://" + serverAddr
+	b.metricsURL = "http://" + metricsAddr
 
 	self, err := os.Executable()
 	if err != nil {
@@ -218,7 +237,7 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 	if err != nil {
 		return nil, err
 	}
-	args := []string{floorCommand, "-addr", floorAddr, "-database-url", opts.DatabaseURL, "-cursor-secret", benchCursorSecret}
+	args := []string{floorCommand, "-addr", floorAddr, "-database-url", databaseURL, "-cursor-secret", benchCursorSecret}
 	if b.floor, err = startChild(ctx, "floor", filepath.Join(dir, "floor.log"), self, args, os.Environ()); err != nil {
 		return nil, err
 	}
@@ -226,6 +245,9 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 
 	logf("waiting for the server (%s, pid %d) and the floor (%s, pid %d)", b.serverURL, b.server.pid(), b.floorURL, b.floor.pid())
 	if err := waitReady(ctx, b.client, b.server, b.serverURL+"/readyz"); err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, b.client, b.server, b.metricsURL+"/metrics"); err != nil {
 		return nil, err
 	}
 	if err := waitReady(ctx, b.client, b.floor, b.floorURL+"/readyz"); err != nil {
@@ -238,6 +260,10 @@ func (b *bench) stop() {
 	b.server.stop()
 	b.floor.stop()
 	b.client.CloseIdleConnections()
+	if b.pg != nil {
+		_ = b.pg.Close(context.Background())
+		b.pg = nil
+	}
 }
 
 // highWaterMarks reads each process's peak resident memory since it started (VmHWM).

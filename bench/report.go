@@ -62,6 +62,7 @@ type report struct {
 	Scenarios []scenario
 	Results   []measurement
 	HWM       map[string]float64 // peak RSS of each process over the whole run, MiB
+	Profiles  []profileTop       // CPU profile tops of the service (profile.go)
 	Env       []string           // service variables inherited from the environment
 	When      time.Time
 	FloorPlan string // EXPLAIN (ANALYZE, BUFFERS) of the floor's first page of 20
@@ -221,7 +222,8 @@ func (r *report) render(w io.Writer, notes string) {
 	p("")
 	p("- concurrency %s; each run %s, after an unmeasured warm-up of %s", joinInts(o.Concurrency), o.Duration, o.Warmup)
 	p("- the deep page is page %d of 20 (its cursor found by paging from the first)", o.DeepPage)
-	p("- the service: `DEMO=false`, a fixed `CURSOR_SECRET`, `METRICS_ADDR` unset, every other setting %s", envNote(r.Env))
+	p("- the service: `DEMO=false`, a fixed `CURSOR_SECRET`, `METRICS_ADDR` a loopback port of its own")
+	p("  (where the bench reads `/metrics` and the profiles), every other setting %s", envNote(r.Env))
 	p("- the floor: a process of its own (`bench floor`), a pgx pool of 20 connections like the service's")
 	p("- load: a closed loop in Go, one client per concurrent user, each sending its next request when")
 	p("  the previous answer has been read whole; keep-alive connections; an answer is an error unless")
@@ -229,6 +231,7 @@ func (r *report) render(w io.Writer, notes string) {
 	p("- statements/request: the service's `bff_db_queries_total` over the run divided by the")
 	p("  requests (the floor: 1, by construction); peak RSS: the serving process's `VmRSS`, sampled")
 	p("  every 100ms during the measured run")
+	cpuMethod(w)
 	p("")
 	p("## Scenarios")
 	p("")
@@ -263,6 +266,8 @@ func (r *report) render(w io.Writer, notes string) {
 	}
 	p("![p50 latency by concurrency](%s)", filepath.ToSlash(chart))
 	p("")
+	r.renderCPU(w)
+	r.renderProfiles(w)
 	if r.FloorPlan != "" {
 		p("## The floor's plan")
 		p("")
@@ -456,6 +461,7 @@ func (r *report) summary(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintf(bw, "peak RSS over the run (VmHWM): service %.1f MiB, floor %.1f MiB\n", r.HWM["server"], r.HWM["floor"])
+	r.summaryCPU(bw)
 	for _, t := range r.targets() {
 		fmt.Fprintf(bw, "%s %s\n", t.Status, t.Name)
 		for _, line := range t.Detail {

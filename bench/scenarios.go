@@ -205,14 +205,17 @@ type measurement struct {
 	// 1 by construction. NaN when the counter could not be read.
 	Statements float64
 	PeakRSSMiB float64 // of the process serving the scenario, during the measured run
+	CPU        cpuPerRequest
 }
 
 // measure runs every scenario at every concurrency: a warm-up, then the measured run, with the
-// service's statement counter read around it and the serving process's memory sampled.
+// service's statement counter and everyone's CPU time read around it and the serving process's
+// memory sampled.
 func (b *bench) measure(ctx context.Context, scenarios []scenario, opts options, logf func(string, ...any)) ([]measurement, error) {
 	total := time.Duration(len(scenarios)*len(opts.Concurrency)) * (opts.Warmup + opts.Duration)
 	logf("measuring %d scenarios at concurrency %v: about %s", len(scenarios), opts.Concurrency, total.Round(time.Second))
 	var out []measurement
+	hz := clockTicks(ctx)
 	for _, s := range scenarios {
 		proc := b.server
 		if s.Floor {
@@ -224,7 +227,7 @@ func (b *bench) measure(ctx context.Context, scenarios []scenario, opts options,
 			}
 			before := math.NaN()
 			if !s.Floor {
-				v, err := readCounter(ctx, b.client, b.serverURL+"/metrics", statementsMetric)
+				v, err := readCounter(ctx, b.client, b.metricsURL+"/metrics", statementsMetric)
 				if err != nil {
 					logf("%s: statements not counted: %v", s.Name, err)
 				} else {
@@ -232,7 +235,9 @@ func (b *bench) measure(ctx context.Context, scenarios []scenario, opts options,
 				}
 			}
 			stopRSS := sampleRSS(proc.pid())
+			cpu := startCPU(hz, proc.pid(), otherClientsOf(b.pg, b.application))
 			r := runLoad(ctx, b.client, s.Target, c, opts.Duration)
+			perRequest, cpuErr := cpu.stop(r.Completed)
 			peak := stopRSS()
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("interrupted: %w", err)
@@ -246,17 +251,20 @@ func (b *bench) measure(ctx context.Context, scenarios []scenario, opts options,
 				Scenario: s.Name, Concurrency: c,
 				Completed: r.Completed, Errors: r.Errors, FirstError: r.FirstError,
 				RPS: r.RPS(), P50: r.Percentile(50), P95: r.Percentile(95), P99: r.Percentile(99),
-				Statements: 1, PeakRSSMiB: peak,
+				Statements: 1, PeakRSSMiB: peak, CPU: perRequest,
+			}
+			if cpuErr != nil {
+				logf("%s c=%d: CPU not measured: %v", s.Name, c, cpuErr)
 			}
 			if !s.Floor {
-				after, err := readCounter(ctx, b.client, b.serverURL+"/metrics", statementsMetric)
+				after, err := readCounter(ctx, b.client, b.metricsURL+"/metrics", statementsMetric)
 				m.Statements = math.NaN()
 				if err == nil && r.Completed > 0 {
 					m.Statements = (after - before) / float64(r.Completed)
 				}
 			}
-			logf("%-11s c=%-3d %9.1f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %d  stmts/req %.2f  rss %.0f MiB",
-				s.Name, c, m.RPS, ms(m.P50), ms(m.P99), m.Errors, m.Statements, m.PeakRSSMiB)
+			logf("%-11s c=%-3d %9.1f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %d  stmts/req %.2f  rss %.0f MiB  cpu ms/req %s+%s pg+%s load",
+				s.Name, c, m.RPS, ms(m.P50), ms(m.P99), m.Errors, m.Statements, m.PeakRSSMiB, cpuMS(m.CPU.Serving), cpuMS(m.CPU.Postgres), cpuMS(m.CPU.LoadGen))
 			if m.Errors > 0 {
 				logf("%s c=%d: first error: %s", s.Name, c, m.FirstError)
 			}

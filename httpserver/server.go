@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -101,11 +102,20 @@ func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.opts.Metrics, promhttp.HandlerOpts{})
 }
 
-// MetricsServerHandler is /metrics alone, for the server METRICS_ADDR gives an address of its
-// own (one the internet need not reach).
+// MetricsServerHandler is /metrics and the runtime's profiles (net/http/pprof's /debug/pprof/),
+// for the server METRICS_ADDR gives an address of its own (one the internet need not reach).
+// The profiles are an operator's tool, so they are served there only, never by Handler.
+// (Importing net/http/pprof also mounts them on http.DefaultServeMux, which the service never
+// serves.)
 func (s *Server) MetricsServerHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.MetricsHandler())
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return securityHeaders(mux)
 }
 
@@ -137,9 +147,9 @@ func (s *Server) NewHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// Serve serves the service on listener, and /metrics on metricsListener unless it is nil,
-// until ctx ends; then both stop accepting and finish their in-flight requests within
-// ShutdownGrace. When either server fails, the other is shut down the same way.
+// Serve serves the service on listener, and /metrics and /debug/pprof/ on metricsListener
+// unless it is nil, until ctx ends; then both stop accepting and finish their in-flight
+// requests within ShutdownGrace. When either server fails, the other is shut down the same way.
 func (s *Server) Serve(ctx context.Context, listener, metricsListener net.Listener) error {
 	type served struct {
 		srv      *http.Server

@@ -152,7 +152,7 @@ func TestReadinessAsksTheProbeWithTheRequestContext(t *testing.T) {
 	}
 }
 
-func TestMetricsServerHandlerServesOnlyMetrics(t *testing.T) {
+func TestMetricsServerHandlerServesOnlyMetricsAndProfiles(t *testing.T) {
 	t.Parallel()
 	s := newServer(Options{MetricsElsewhere: true}, io.Discard)
 	h := s.MetricsServerHandler()
@@ -162,6 +162,9 @@ func TestMetricsServerHandlerServesOnlyMetrics(t *testing.T) {
 	}{
 		{"GET", "/metrics", 200},
 		{"POST", "/metrics", 405},
+		{"GET", "/debug/pprof/", 200},
+		{"GET", "/debug/pprof/goroutine?debug=1", 200},
+		{"POST", "/debug/pprof/profile", 405},
 		{"GET", "/healthz", 404},
 		{"GET", "/graphql", 404},
 	}
@@ -169,6 +172,26 @@ func TestMetricsServerHandlerServesOnlyMetrics(t *testing.T) {
 		rec := serve(h, httptest.NewRequest(tt.method, tt.path, nil))
 		if rec.Code != tt.status || rec.Header().Get("X-Content-Type-Options") != "nosniff" || rec.Header().Get("Content-Security-Policy") != "default-src 'none'; frame-ancestors 'none'" {
 			t.Errorf("%s %s: %d, headers %v; want %d with the security headers", tt.method, tt.path, rec.Code, rec.Header(), tt.status)
+		}
+	}
+}
+
+// TestCPUProfileOnlyOnTheMetricsListener: the metrics server answers a CPU profile (gzipped
+// protocol buffers), and the public handler knows no /debug/pprof/ at all, whether /metrics is
+// on it or not.
+func TestCPUProfileOnlyOnTheMetricsListener(t *testing.T) {
+	t.Parallel()
+	s := newServer(Options{MetricsElsewhere: true}, io.Discard)
+	rec := serve(s.MetricsServerHandler(), httptest.NewRequest("GET", "/debug/pprof/profile?seconds=1", nil))
+	if rec.Code != 200 || !bytes.HasPrefix(rec.Body.Bytes(), []byte{0x1f, 0x8b}) {
+		t.Fatalf("metrics listener: /debug/pprof/profile: %d, %d bytes starting %q; want 200 and a gzipped profile", rec.Code, rec.Body.Len(), rec.Body.Bytes()[:min(rec.Body.Len(), 16)])
+	}
+	for _, elsewhere := range []bool{true, false} {
+		public := newServer(Options{MetricsElsewhere: elsewhere}, io.Discard).Handler()
+		for _, path := range []string{"/debug/pprof/profile?seconds=1", "/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/cmdline"} {
+			if rec := serve(public, httptest.NewRequest("GET", path, nil)); rec.Code != 404 {
+				t.Errorf("public handler (metrics elsewhere %v): GET %s: %d, want 404", elsewhere, path, rec.Code)
+			}
 		}
 	}
 }
