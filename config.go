@@ -36,6 +36,7 @@ type config struct {
 	MaxErrors     int  // GRAPHQL_MAX_ERRORS
 	CacheBytes    int  // GRAPHQL_CACHE_BYTES: each of the parsed-document and persisted-query caches
 	MaxBodyBytes  int  // MAX_BODY_BYTES
+	SendRateLimit int  // SEND_RATE_LIMIT: messages a minute per sender
 
 	CORSAllowedOrigins []string // CORS_ALLOWED_ORIGINS, comma-separated
 
@@ -69,6 +70,7 @@ var settings = []setting{
 	{"GRAPHQL_MAX_ERRORS", "100", "most errors in one response"},
 	{"GRAPHQL_CACHE_BYTES", "33554432", "bytes each of the parsed-document and persisted-query caches may hold"},
 	{"MAX_BODY_BYTES", "65536", "largest POST /graphql body"},
+	{"SEND_RATE_LIMIT", "30", "messages a sender may send a minute, per instance"},
 	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call with cookies"},
 	{"REQUEST_TIMEOUT", "10s", "deadline of every request"},
 	{"SHUTDOWN_GRACE", "15s", "how long in-flight requests may finish after SIGTERM"},
@@ -208,6 +210,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg.MaxErrors = e.positiveInt("GRAPHQL_MAX_ERRORS")
 	cfg.CacheBytes = e.positiveInt("GRAPHQL_CACHE_BYTES")
 	cfg.MaxBodyBytes = e.positiveInt("MAX_BODY_BYTES")
+	cfg.SendRateLimit = e.positiveInt("SEND_RATE_LIMIT")
 	cfg.RequestTimeout = e.duration("REQUEST_TIMEOUT", 0)
 	cfg.ShutdownGrace = e.duration("SHUTDOWN_GRACE", 0)
 	cfg.DBMaxOpenConns = e.positiveInt("DB_MAX_OPEN_CONNS")

@@ -137,6 +137,7 @@ func (a *app) server() *httpserver.Server {
 		},
 		GraphQLCacheBytes:  int64(a.cfg.CacheBytes),
 		MaxBodyBytes:       a.cfg.MaxBodyBytes,
+		SendRateLimit:      a.cfg.SendRateLimit,
 		CORSAllowedOrigins: a.cfg.CORSAllowedOrigins,
 		RequestTimeout:     a.cfg.RequestTimeout,
 		ShutdownGrace:      a.cfg.ShutdownGrace,

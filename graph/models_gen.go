@@ -14,12 +14,58 @@ type ConversationConnection struct {
 	PageInfo *PageInfo              `json:"pageInfo"`
 	// How many conversations the whole list holds; costs one query, so ask only when needed.
 	TotalCount int `json:"totalCount"`
+	// the filter the page was read with, which totalCount counts with
+	Filter models.InboxFilter `json:"-"`
 }
 
 type ConversationEdge struct {
 	// Pass as `after` or `before` to page from this conversation; also the REST `cursor`.
 	Cursor string               `json:"cursor"`
 	Node   *models.Conversation `json:"node"`
+}
+
+// Narrows `vendorConversations`; the conditions combine, and an absent one does not narrow.
+type ConversationFilter struct {
+	// Only conversations with messages from the buyer that you have not read (`unreadCount` > 0).
+	UnreadOnly *bool `json:"unreadOnly,omitempty"`
+	// Only conversations about this product (a `Product` id).
+	ProductID *string `json:"productId,omitempty"`
+	// Only conversations with this buyer (a `User` id).
+	BuyerID *string `json:"buyerId,omitempty"`
+}
+
+type MarkConversationReadInput struct {
+	ConversationID string `json:"conversationId"`
+	// A message of the conversation: mark up to and including it. Default: the newest.
+	UpTo             *string `json:"upTo,omitempty"`
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type MarkConversationReadPayload struct {
+	// The conversation with its new `unreadCount`.
+	Conversation     *models.Conversation `json:"conversation"`
+	ClientMutationID *string              `json:"clientMutationId,omitempty"`
+}
+
+// A page of a conversation's messages, oldest first.
+type MessageConnection struct {
+	Edges []*MessageEdge `json:"edges"`
+	// The messages of `edges`, without their cursors.
+	Nodes    []*models.Message `json:"nodes"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+	// How many messages the whole conversation holds.
+	TotalCount int `json:"totalCount"`
+	// the conversation whose messages these are
+	ConversationID int64 `json:"-"`
+}
+
+type MessageEdge struct {
+	// Pass as `after` or `before` to page this conversation's messages from this one.
+	Cursor string          `json:"cursor"`
+	Node   *models.Message `json:"node"`
+}
+
+type Mutation struct {
 }
 
 type PageInfo struct {
@@ -30,4 +76,23 @@ type PageInfo struct {
 }
 
 type Query struct {
+}
+
+type SendMessageInput struct {
+	ConversationID string `json:"conversationId"`
+	// Trimmed; 1 to 4,000 characters of UTF-8 without control characters other than newlines and
+	// tabs. A text, an `imageUrl` or both.
+	Text *string `json:"text,omitempty"`
+	// An `https` URL of at most 2,048 bytes.
+	ImageURL *string `json:"imageUrl,omitempty"`
+	// Your key for this message, 1 to 64 characters: new for each message, the same for its retries.
+	ClientMutationID string `json:"clientMutationId"`
+}
+
+type SendMessagePayload struct {
+	// The message sent (or, for a retry, the one the first call sent).
+	Message *models.Message `json:"message"`
+	// The conversation after the message: its new `lastMessage` and `updatedAt`, your `unreadCount`.
+	Conversation     *models.Conversation `json:"conversation"`
+	ClientMutationID string               `json:"clientMutationId"`
 }

@@ -41,6 +41,8 @@ var presentations = map[string]presentation{
 	models.ENOTFOUND:         {http.StatusNotFound, "NOT_FOUND"},
 	models.EUNAVAILABLE:      {http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE"},
 	models.ETIMEOUT:          {http.StatusGatewayTimeout, "TIMEOUT"},
+	models.ECONFLICT:         {http.StatusConflict, "CONFLICT"},
+	models.ERATELIMITED:      {http.StatusTooManyRequests, "RATE_LIMITED"},
 	models.EINTERNAL:         {http.StatusInternalServerError, "INTERNAL_SERVER_ERROR"},
 	CodeMethodNotAllowed:     {http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
 	CodeUnsupportedMediaType: {http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"},
@@ -126,6 +128,8 @@ func WriteJSONError(w http.ResponseWriter, r *http.Request, logger *slog.Logger,
 		body.Error.Code = "internal_error"
 	case e.Code == models.EUNAVAILABLE:
 		w.Header().Set("Retry-After", "1")
+	case e.RetryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds())))
 	}
 	WriteJSON(w, Status(e), body)
 }
@@ -185,6 +189,9 @@ func presentGraphQLError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			presented.Extensions = map[string]any{"code": GraphQLCode(domain)}
 			if domain.Field != "" {
 				presented.Extensions["field"] = domain.Field
+			}
+			if domain.RetryAfter > 0 {
+				presented.Extensions["retryAfter"] = int(domain.RetryAfter.Seconds())
 			}
 			return presented // outages are not logged per request: database.ReportOutages counts them
 		}

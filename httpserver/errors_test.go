@@ -41,6 +41,8 @@ func TestEveryCodeHasItsStatusAndGraphQLCode(t *testing.T) {
 		{models.ENOTFOUND, 404, "NOT_FOUND"},
 		{models.EUNAVAILABLE, 503, "SERVICE_UNAVAILABLE"},
 		{models.ETIMEOUT, 504, "TIMEOUT"},
+		{models.ECONFLICT, 409, "CONFLICT"},
+		{models.ERATELIMITED, 429, "RATE_LIMITED"},
 		{models.EINTERNAL, 500, "INTERNAL_SERVER_ERROR"},
 		{CodeMethodNotAllowed, 405, "METHOD_NOT_ALLOWED"},
 		{CodeUnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"},

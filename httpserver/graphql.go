@@ -28,7 +28,7 @@ import (
 // with the documents' limits and caches. Its answers are never stored.
 func (s *Server) GraphQL() http.Handler {
 	o := s.opts
-	gql := handler.New(graph.NewExecutableSchema(resolvers.NewConfig(o.Store, o.Cursors)))
+	gql := handler.New(graph.NewExecutableSchema(resolvers.NewConfig(o.Store, o.Cursors, o.SendRateLimit)))
 	gql.AddTransport(transport.GET{}) // runs queries only: it refuses mutations, as CSRF demands
 	gql.AddTransport(transport.POST{})
 	if o.GraphQL.Introspection {

@@ -38,6 +38,7 @@ type Options struct {
 	GraphQL            resolvers.Limits
 	GraphQLCacheBytes  int64 // each of the parsed-document and persisted-query caches
 	MaxBodyBytes       int   // largest POST /graphql body
+	SendRateLimit      int   // messages a minute per sender (0: no limit)
 	CORSAllowedOrigins []string
 	RequestTimeout     time.Duration
 	ShutdownGrace      time.Duration

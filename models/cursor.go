@@ -31,21 +31,31 @@ const (
 // serving the same clients (cursors outlive a request, and a deploy).
 func NewCursors(secret []byte) *Cursors { return &Cursors{key: append([]byte(nil), secret...)} }
 
-// Encode returns the cursor for k.
-func (c *Cursors) Encode(k InboxKey) string {
+// Encode returns the cursor for k in the unfiltered inbox.
+func (c *Cursors) Encode(k InboxKey) string { return c.EncodeIn("", k) }
+
+// Decode returns the key a cursor from Encode stands for, or ErrInvalidCursor.
+func (c *Cursors) Decode(s string) (InboxKey, error) { return c.DecodeIn("", s) }
+
+// EncodeIn returns the cursor for k in the list scope names: a filtered inbox
+// (InboxFilter.Scope) or a conversation's messages (MessagesScope). The scope is signed with
+// the key but not written into the cursor, so a cursor decodes only in the list it was issued
+// for. The unfiltered inbox's scope is "", whose cursors are those of Encode, REST's too.
+func (c *Cursors) EncodeIn(scope string, k InboxKey) string {
 	buf := make([]byte, cursorSize)
 	buf[0] = cursorVersion
 	binary.BigEndian.PutUint64(buf[1:9], uint64(k.UpdatedAt.UnixMicro()))
 	binary.BigEndian.PutUint64(buf[9:17], uint64(k.ID))
-	copy(buf[cursorBody:], c.tag(buf[:cursorBody]))
+	copy(buf[cursorBody:], c.tag(buf[:cursorBody], scope))
 	return base64.RawURLEncoding.EncodeToString(buf)
 }
 
-// ErrInvalidCursor is returned for any cursor this service did not issue.
-var ErrInvalidCursor = &Error{Code: EINVALID, Message: "cursor is malformed or was not issued by this service; use a cursor from a previous page as is"}
+// ErrInvalidCursor is returned for any cursor this service did not issue for the list at hand.
+var ErrInvalidCursor = &Error{Code: EINVALID, Message: "cursor is malformed, was not issued by this service, or belongs to another list or filter; use a cursor from a previous page of the same query as is"}
 
-// Decode returns the key a cursor from Encode stands for, or ErrInvalidCursor.
-func (c *Cursors) Decode(s string) (InboxKey, error) {
+// DecodeIn returns the key a cursor from EncodeIn with the same scope stands for, or
+// ErrInvalidCursor.
+func (c *Cursors) DecodeIn(scope, s string) (InboxKey, error) {
 	if base64.RawURLEncoding.EncodedLen(cursorSize) != len(s) {
 		return InboxKey{}, ErrInvalidCursor
 	}
@@ -53,7 +63,7 @@ func (c *Cursors) Decode(s string) (InboxKey, error) {
 	if err != nil || len(buf) != cursorSize || buf[0] != cursorVersion {
 		return InboxKey{}, ErrInvalidCursor
 	}
-	if !hmac.Equal(buf[cursorBody:], c.tag(buf[:cursorBody])) {
+	if !hmac.Equal(buf[cursorBody:], c.tag(buf[:cursorBody], scope)) {
 		return InboxKey{}, ErrInvalidCursor
 	}
 	id := int64(binary.BigEndian.Uint64(buf[9:17]))
@@ -78,8 +88,14 @@ var (
 	maxCursorMicros = time.Date(9999, time.December, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
 )
 
-func (c *Cursors) tag(body []byte) []byte {
+// tag signs body within scope. The unscoped tag is the HMAC of the body alone, as cursors were
+// signed before scopes existed, so cursors already handed out stay valid.
+func (c *Cursors) tag(body []byte, scope string) []byte {
 	mac := hmac.New(sha256.New, c.key)
 	mac.Write(body)
+	if scope != "" {
+		mac.Write([]byte{0})
+		mac.Write([]byte(scope))
+	}
 	return mac.Sum(nil)[:cursorTagSize]
 }

@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/partizap/vendor-inbox/models/database"
 )
@@ -15,6 +16,8 @@ const (
 	ENOTFOUND        = "not_found"
 	EUNAVAILABLE     = "unavailable"
 	ETIMEOUT         = "timeout"
+	ECONFLICT        = "conflict"
+	ERATELIMITED     = "rate_limited"
 	EINTERNAL        = "internal"
 )
 
@@ -24,7 +27,10 @@ type Error struct {
 	Code    string
 	Field   string
 	Message string
-	Err     error // the cause, for logs only
+	// RetryAfter, when set, is how long the client should wait before trying again (a rate
+	// limit): shown as Retry-After and extensions.retryAfter, in whole seconds.
+	RetryAfter time.Duration
+	Err        error // the cause, for logs only
 }
 
 func (e *Error) Error() string {

@@ -76,6 +76,9 @@ type Conversation struct {
 	SellerID  int64
 	CreatedAt time.Time
 	UpdatedAt time.Time `gorm:"autoCreateTime;autoUpdateTime:false"` // set by the code adding a message
+	// SellerUnreadCount is how many messages from the buyer the seller has not read: the read
+	// state the inbox filters on, kept exact by Store.SendMessage and MarkConversationRead.
+	SellerUnreadCount int
 
 	// The nested data, set by the loaders' prefetch of the fields a request reads, for the
 	// viewer the loaders serve (see loaders.PrefetchConversations).
@@ -109,6 +112,8 @@ type Message struct {
 	IsRead         bool
 	IsDelivered    bool
 	CreatedAt      time.Time
+	// ClientMutationID is the sender's key for the message (SendMessage): unique per sender.
+	ClientMutationID *string
 
 	Sender *User `gorm:"-"` // set by the loaders' prefetch when a request reads it
 }

@@ -40,6 +40,40 @@ type PageArgs struct {
 	// probe, so callers ask only when they show it; unasked, it is reported as false, as the
 	// Relay spec allows.
 	FarSide bool
+	// Filter narrows a vendor's inbox; lists of other things ignore it.
+	Filter InboxFilter
+}
+
+// InboxFilter narrows a vendor's inbox; its conditions combine. The zero filter is the whole
+// inbox.
+type InboxFilter struct {
+	UnreadOnly bool  // only conversations with messages the vendor has not read
+	ProductID  int64 // only conversations about this product (0: any)
+	BuyerID    int64 // only conversations with this buyer (0: any)
+}
+
+// Scope is the cursor scope of the inbox narrowed by f (Cursors.EncodeIn): a cursor pages only
+// the list it was issued for. The whole inbox's is "", REST's.
+func (f InboxFilter) Scope() string {
+	if f == (InboxFilter{}) {
+		return ""
+	}
+	return fmt.Sprintf("inbox:unread=%t,product=%d,buyer=%d", f.UnreadOnly, f.ProductID, f.BuyerID)
+}
+
+// apply adds f's conditions to a query of the viewer's conversations.
+func (f InboxFilter) apply(q *gorm.DB) *gorm.DB {
+	if f.UnreadOnly {
+		// The predicate of conversations_unread_inbox_idx: the filtered inbox is a range of it.
+		q = q.Where("seller_unread_count > 0")
+	}
+	if f.ProductID != 0 {
+		q = q.Where("product_id = ?", f.ProductID)
+	}
+	if f.BuyerID != 0 {
+		q = q.Where(takesPart("conversations.id", f.BuyerID))
+	}
+	return q
 }
 
 // Page is a window of a list with what lies beyond it on either side.
@@ -81,7 +115,7 @@ func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args Pa
 	}
 
 	inbox := func() *gorm.DB {
-		q := s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ?", viewerID)
+		q := args.Filter.apply(s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ?", viewerID))
 		if args.After != nil {
 			q = q.Where("(updated_at, id) < (?, ?)", args.After.UpdatedAt, args.After.ID)
 		}
@@ -117,9 +151,9 @@ func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args Pa
 	switch {
 	case !args.FarSide:
 	case !backward && args.After != nil:
-		probe = s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ? AND (updated_at, id) >= (?, ?)", viewerID, args.After.UpdatedAt, args.After.ID)
+		probe = args.Filter.apply(s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ? AND (updated_at, id) >= (?, ?)", viewerID, args.After.UpdatedAt, args.After.ID))
 	case backward && args.Before != nil:
-		probe = s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ? AND (updated_at, id) <= (?, ?)", viewerID, args.Before.UpdatedAt, args.Before.ID)
+		probe = args.Filter.apply(s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ? AND (updated_at, id) <= (?, ?)", viewerID, args.Before.UpdatedAt, args.Before.ID))
 	}
 	if probe != nil {
 		var found []int64
@@ -135,13 +169,14 @@ func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args Pa
 	return page, nil
 }
 
-// CountVendorConversations returns how many conversations viewerID has as a seller.
-func (s *Store) CountVendorConversations(ctx context.Context, viewerID int64) (int, error) {
+// CountVendorConversations returns how many conversations viewerID has as a seller, of those
+// filter keeps.
+func (s *Store) CountVendorConversations(ctx context.Context, viewerID int64, filter InboxFilter) (int, error) {
 	if viewerID == 0 {
 		return 0, ErrUnauthenticated
 	}
 	var n int64
-	if err := s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ?", viewerID).Count(&n).Error; err != nil {
+	if err := filter.apply(s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ?", viewerID)).Count(&n).Error; err != nil {
 		return 0, dbError("count vendor conversations", err)
 	}
 	return int(n), nil

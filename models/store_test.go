@@ -82,8 +82,8 @@ func TestMigrateTwiceAppliesNothingTheSecondTime(t *testing.T) {
 	}
 	var versions []int
 	db.Table("schema_migrations").Order("version").Pluck("version", &versions)
-	if !slices.Equal(versions, []int{1}) {
-		t.Fatalf("schema_migrations versions = %v, want [1]", versions)
+	if !slices.Equal(versions, []int{1, 2}) {
+		t.Fatalf("schema_migrations versions = %v, want [1 2]", versions)
 	}
 }
 
@@ -192,7 +192,7 @@ func TestVendorConversationsPaging(t *testing.T) {
 		}
 	})
 
-	n, err := store.CountVendorConversations(ctx, vendor.ID)
+	n, err := store.CountVendorConversations(ctx, vendor.ID, models.InboxFilter{})
 	if err != nil || n != 7 {
 		t.Fatalf("CountVendorConversations = %d, %v; want 7", n, err)
 	}
@@ -443,7 +443,7 @@ func TestEveryStoreMethodIsUnavailableWhileTheDatabaseIsDown(t *testing.T) {
 			_, err := store.VendorConversations(ctx, 1, models.PageArgs{First: ptr(2)})
 			return err
 		},
-		"CountVendorConversations":     func() error { _, err := store.CountVendorConversations(ctx, 1); return err },
+		"CountVendorConversations":     func() error { _, err := store.CountVendorConversations(ctx, 1, models.InboxFilter{}); return err },
 		"UsersByID":                    func() error { _, err := store.UsersByID(ctx, ids); return err },
 		"ProductsByID":                 func() error { _, err := store.ProductsByID(ctx, 1, ids); return err },
 		"ImagesByProductID":            func() error { _, err := store.ImagesByProductID(ctx, ids); return err },
@@ -455,6 +455,18 @@ func TestEveryStoreMethodIsUnavailableWhileTheDatabaseIsDown(t *testing.T) {
 		"BusiestVendor":                func() error { _, _, err := store.BusiestVendor(ctx); return err },
 		"CreateSession":                func() error { _, err := store.CreateSession(ctx, 1, time.Hour); return err },
 		"UserBySession":                func() error { _, err := store.UserBySession(ctx, "a-session-id"); return err },
+		"ConversationMessages": func() error {
+			_, err := store.ConversationMessages(ctx, 1, ids, models.PageArgs{Last: ptr(2)})
+			return err
+		},
+		"CountMessages": func() error { _, err := store.CountMessages(ctx, 1, ids); return err },
+		"SentMessage":   func() error { _, err := store.SentMessage(ctx, 1, "key"); return err },
+		"SendMessage": func() error {
+			_, _, err := store.SendMessage(ctx, 1, models.OutgoingMessage{ConversationID: 1, Text: ptr("Здравствуйте"), ClientMutationID: "key"})
+			return err
+		},
+		"MarkConversationRead":     func() error { return store.MarkConversationRead(ctx, 1, 1, 0) },
+		"UnreadConversationsCount": func() error { _, err := store.UnreadConversationsCount(ctx, 1); return err },
 	}
 	typ := reflect.TypeOf(store)
 	for i := range typ.NumMethod() {

@@ -174,15 +174,23 @@ func (m *measurer) selectionSet(set ast.SelectionSet) shape {
 
 // setComplexity prices the fields that return many objects by how many they may return.
 func setComplexity(c *graph.ComplexityRoot) {
-	c.Query.VendorConversations = func(child int, first *int, _ *string, last *int, _ *string) int {
-		n := models.DefaultPageSize // out-of-range sizes are refused by the resolver; price them at the cap
-		switch {
-		case first != nil:
-			n = *first
-		case last != nil:
-			n = *last
-		}
-		return 1 + min(max(n, 1), models.MaxPageSize)*child
+	c.Query.VendorConversations = func(child int, first *int, _ *string, last *int, _ *string, _ *graph.ConversationFilter) int {
+		return pageComplexity(child, first, last)
+	}
+	c.Conversation.Messages = func(child int, first *int, _ *string, last *int, _ *string) int {
+		return pageComplexity(child, first, last)
 	}
 	c.Query.Nodes = func(child int, ids []string) int { return 1 + max(len(ids), 1)*child }
+}
+
+// pageComplexity is the price of a page of first or last objects each costing child.
+func pageComplexity(child int, first, last *int) int {
+	n := models.DefaultPageSize // out-of-range sizes are refused by the resolver; price them at the cap
+	switch {
+	case first != nil:
+		n = *first
+	case last != nil:
+		n = *last
+	}
+	return 1 + min(max(n, 1), models.MaxPageSize)*child
 }

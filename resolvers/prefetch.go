@@ -4,6 +4,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/loaders"
 )
 
@@ -29,6 +30,19 @@ var (
 		"unreadCount": func(_ *graphql.OperationContext, _ graphql.CollectedField, f *loaders.ConversationFields) {
 			f.UnreadCount = true
 		},
+		// A resolver (it has arguments): for a list, the page every conversation asks for
+		// alike, without cursors (a cursor belongs to one conversation), is read ahead in one
+		// statement; the resolver then finds it loaded.
+		"messages": func(op *graphql.OperationContext, field graphql.CollectedField, f *loaders.ConversationFields) {
+			args := field.ArgumentMap(op.Variables)
+			if args["after"] != nil || args["before"] != nil {
+				return
+			}
+			page := models.PageArgs{First: intArg(args["first"]), Last: intArg(args["last"])}
+			tf := threadFieldsOf(op, field.Selections)
+			page.FarSide = tf.FarSide
+			f.Threads = append(f.Threads, loaders.ThreadFields{Page: loaders.ThreadPageOf(page), Sender: tf.Sender, TotalCount: tf.TotalCount})
+		},
 	}
 	productPrefetch = map[string]func(f *loaders.ProductFields){
 		"images": func(f *loaders.ProductFields) { f.Images = true },
@@ -41,6 +55,46 @@ var (
 
 // messageFields says which nested fields of a list of messages will be read.
 type messageFields struct{ Sender bool }
+
+// threadFields says what a selection of a MessageConnection reads.
+type threadFields struct{ Sender, TotalCount, FarSide bool }
+
+// threadFieldsOf reads sel, a MessageConnection's selection set.
+func threadFieldsOf(op *graphql.OperationContext, sel ast.SelectionSet) (f threadFields) {
+	for _, field := range graphql.CollectFields(op, sel, []string{"MessageConnection"}) {
+		switch field.Name {
+		case "edges":
+			for _, edge := range graphql.CollectFields(op, field.Selections, []string{"MessageEdge"}) {
+				if edge.Name == "node" {
+					f.Sender = f.Sender || messageFieldsOf(op, edge.Selections).Sender
+				}
+			}
+		case "nodes":
+			f.Sender = f.Sender || messageFieldsOf(op, field.Selections).Sender
+		case "totalCount":
+			f.TotalCount = true
+		case "pageInfo":
+			for _, info := range graphql.CollectFields(op, field.Selections, []string{"PageInfo"}) {
+				f.FarSide = f.FarSide || info.Name == "hasPreviousPage" || info.Name == "hasNextPage"
+			}
+		}
+	}
+	return f
+}
+
+// intArg is an optional Int argument as ArgumentMap gives it; a value out of range is left for
+// the resolver to refuse.
+func intArg(v any) *int {
+	n, ok := v.(int64)
+	if !ok || n < -1<<31 || n > 1<<31-1 {
+		if i, ok := v.(int); ok {
+			return &i
+		}
+		return nil
+	}
+	i := int(n)
+	return &i
+}
 
 // addConversationFields adds to f what the conversations' selection sel reads.
 func addConversationFields(op *graphql.OperationContext, sel ast.SelectionSet, f *loaders.ConversationFields) {

@@ -120,25 +120,19 @@ func collect[V interface {
 	return nil
 }
 
-func (r queryResolver) VendorConversations(ctx context.Context, first *int, after *string, last *int, before *string) (*graph.ConversationConnection, error) {
+func (r queryResolver) VendorConversations(ctx context.Context, first *int, after *string, last *int, before *string, filter *graph.ConversationFilter) (*graph.ConversationConnection, error) {
 	if _, err := models.RequireViewer(ctx); err != nil {
 		return nil, err
 	}
-	args := models.PageArgs{First: first, Last: last}
-	for _, c := range []struct {
-		field string
-		value *string
-		key   **models.InboxKey
-	}{{"after", after, &args.After}, {"before", before, &args.Before}} {
-		if c.value == nil {
-			continue
-		}
-		k, err := r.Cursors.Decode(*c.value)
-		if err != nil {
-			return nil, &models.Error{Code: models.EINVALID, Field: c.field, Message: c.field + ": " + models.ErrorMessage(err)}
-		}
-		*c.key = &k
+	f, err := inboxFilter(filter)
+	if err != nil {
+		return nil, err
 	}
+	args, err := r.pageArgs(f.Scope(), first, after, last, before)
+	if err != nil {
+		return nil, err
+	}
+	args.Filter = f
 	fields, farSide := requestedConversationFields(ctx)
 	args.FarSide = farSide
 	page, err := loaders.For(ctx).VendorInbox(ctx, args, fields)
@@ -146,15 +140,16 @@ func (r queryResolver) VendorConversations(ctx context.Context, first *int, afte
 		return nil, err
 	}
 	conn := &graph.ConversationConnection{
-		Edges: make([]*graph.ConversationEdge, len(page.Items)),
-		Nodes: page.Items,
+		Filter: f,
+		Edges:  make([]*graph.ConversationEdge, len(page.Items)),
+		Nodes:  page.Items,
 		PageInfo: &graph.PageInfo{
 			HasNextPage:     page.HasNextPage,
 			HasPreviousPage: page.HasPreviousPage,
 		},
 	}
 	for i, c := range page.Items {
-		conn.Edges[i] = &graph.ConversationEdge{Cursor: r.Cursors.Encode(c.InboxKey()), Node: c}
+		conn.Edges[i] = &graph.ConversationEdge{Cursor: r.Cursors.EncodeIn(f.Scope(), c.InboxKey()), Node: c}
 	}
 	if n := len(conn.Edges); n > 0 {
 		conn.PageInfo.StartCursor = &conn.Edges[0].Cursor
@@ -164,12 +159,39 @@ func (r queryResolver) VendorConversations(ctx context.Context, first *int, afte
 }
 
 // TotalCount runs only when the client selects it.
-func (r connectionResolver) TotalCount(ctx context.Context, _ *graph.ConversationConnection) (int, error) {
+func (r connectionResolver) TotalCount(ctx context.Context, conn *graph.ConversationConnection) (int, error) {
 	viewer, err := models.RequireViewer(ctx)
 	if err != nil {
 		return 0, err
 	}
-	return r.Store.CountVendorConversations(ctx, viewer.ID)
+	return r.Store.CountVendorConversations(ctx, viewer.ID, conn.Filter)
+}
+
+// inboxFilter checks a ConversationFilter's ids.
+func inboxFilter(filter *graph.ConversationFilter) (models.InboxFilter, error) {
+	var f models.InboxFilter
+	if filter == nil {
+		return f, nil
+	}
+	f.UnreadOnly = filter.UnreadOnly != nil && *filter.UnreadOnly
+	for _, id := range []struct {
+		field, typ string
+		value      *string
+		into       *int64
+	}{
+		{"filter.productId", models.TypeProduct, filter.ProductID, &f.ProductID},
+		{"filter.buyerId", models.TypeUser, filter.BuyerID, &f.BuyerID},
+	} {
+		if id.value == nil {
+			continue
+		}
+		typ, n, err := models.ParseGlobalID(*id.value)
+		if err != nil || typ != id.typ {
+			return f, &models.Error{Code: models.EINVALID, Field: id.field, Message: id.field + " must be the id of a " + id.typ}
+		}
+		*id.into = n
+	}
+	return f, nil
 }
 
 // requestedConversationFields reads, from the selection of the connection being resolved,

@@ -30,6 +30,61 @@ type Loaders struct {
 	LastMessageByConversationID  *Loader[int64, *models.Message]
 	UnreadCountByConversationID  *Loader[int64, int]
 	MessageByID                  *Loader[int64, *models.Message]
+	// ThreadPages holds pages of conversations' messages; nil for a conversation the viewer
+	// does not take part in. Keys asking for the same page of several conversations are read
+	// in one statement.
+	ThreadPages          *Loader[ThreadKey, *models.Page[*models.Message]]
+	MessageCountByThread *Loader[int64, int]
+}
+
+// ThreadKey is a conversation and the page of its messages asked for.
+type ThreadKey struct {
+	ConversationID int64
+	Page           ThreadPage
+}
+
+// ThreadPage is models.PageArgs (without Filter) as a comparable value, a loader key.
+type ThreadPage struct {
+	First, Last       int
+	HasFirst, HasLast bool
+	After, Before     models.InboxKey // zero: not given
+	FarSide           bool
+}
+
+// ThreadPageOf returns args as a ThreadPage.
+func ThreadPageOf(args models.PageArgs) ThreadPage {
+	p := ThreadPage{FarSide: args.FarSide}
+	if args.First != nil {
+		p.First, p.HasFirst = *args.First, true
+	}
+	if args.Last != nil {
+		p.Last, p.HasLast = *args.Last, true
+	}
+	if args.After != nil {
+		p.After = *args.After
+	}
+	if args.Before != nil {
+		p.Before = *args.Before
+	}
+	return p
+}
+
+// Args returns p as models.PageArgs.
+func (p ThreadPage) Args() models.PageArgs {
+	args := models.PageArgs{FarSide: p.FarSide}
+	if p.HasFirst {
+		args.First = &p.First
+	}
+	if p.HasLast {
+		args.Last = &p.Last
+	}
+	if p.After != (models.InboxKey{}) {
+		args.After = &p.After
+	}
+	if p.Before != (models.InboxKey{}) {
+		args.Before = &p.Before
+	}
+	return args
 }
 
 // batchWait is how long a loader collects keys before it queries. Lists prefetch instead of
@@ -76,6 +131,42 @@ func New(store *models.Store, viewerID int64) *Loaders {
 	})
 	l.MessageByID = newLoader(one(withViewer(store.MessagesByID, viewerID),
 		func(m *models.Message) int64 { return m.ID }))
+	l.ThreadPages = newLoader(func(ctx context.Context, keys []ThreadKey) []*dataloader.Result[*models.Page[*models.Message]] {
+		byPage := map[ThreadPage][]int64{}
+		for _, k := range keys {
+			byPage[k.Page] = append(byPage[k.Page], k.ConversationID)
+		}
+		found := map[ThreadKey]*models.Page[*models.Message]{}
+		for page, ids := range byPage {
+			pages, err := store.ConversationMessages(ctx, viewerID, ids, page.Args())
+			if err != nil {
+				return failAll[*models.Page[*models.Message]](len(keys), err)
+			}
+			for id, p := range pages {
+				found[ThreadKey{id, page}] = &p
+			}
+		}
+		out := make([]*dataloader.Result[*models.Page[*models.Message]], len(keys))
+		for i, k := range keys {
+			out[i] = &dataloader.Result[*models.Page[*models.Message]]{Data: found[k]}
+		}
+		return out
+	})
+	l.MessageCountByThread = newLoader(func(ctx context.Context, ids []int64) []*dataloader.Result[int] {
+		counts, err := store.CountMessages(ctx, viewerID, ids)
+		if err != nil {
+			return failAll[int](len(ids), err)
+		}
+		byID := make(map[int64]int, len(counts))
+		for _, c := range counts {
+			byID[c.ConversationID] = c.Count
+		}
+		out := make([]*dataloader.Result[int], len(ids))
+		for i, id := range ids {
+			out[i] = &dataloader.Result[int]{Data: byID[id]}
+		}
+		return out
+	})
 	return l
 }
 

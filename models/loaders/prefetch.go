@@ -16,6 +16,14 @@ type ConversationFields struct {
 	LastMessage   bool
 	MessageSender bool
 	UnreadCount   bool
+	// Threads are the pages of messages every conversation of the list asks for.
+	Threads []ThreadFields
+}
+
+// ThreadFields is a page of each conversation's messages to load, and what of it will be read.
+type ThreadFields struct {
+	Page               ThreadPage
+	Sender, TotalCount bool
 }
 
 // AllConversationFields is every nested field, as the REST shape needs.
@@ -95,7 +103,39 @@ func (l *Loaders) PrefetchConversations(ctx context.Context, convs []*models.Con
 			c.UnreadCount = counts[i]
 		}
 	}
-	return nil
+	return l.prefetchThreads(ctx, ids, f.Threads)
+}
+
+// prefetchThreads loads the pages of messages threads ask for, of every conversation of ids,
+// with their senders and counts when read: one statement per page asked for and per kind.
+func (l *Loaders) prefetchThreads(ctx context.Context, ids []int64, threads []ThreadFields) error {
+	var senders []*models.Message
+	counts := false
+	for _, t := range threads {
+		keys := make([]ThreadKey, len(ids))
+		for i, id := range ids {
+			keys[i] = ThreadKey{ConversationID: id, Page: t.Page}
+		}
+		pages, err := l.ThreadPages.Prefetch(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for _, p := range pages {
+			if p != nil && t.Sender {
+				senders = append(senders, p.Items...)
+			}
+		}
+		counts = counts || t.TotalCount
+	}
+	if counts {
+		if _, err := l.MessageCountByThread.Prefetch(ctx, ids); err != nil {
+			return err
+		}
+	}
+	if len(senders) == 0 {
+		return nil
+	}
+	return l.PrefetchSenders(ctx, senders)
 }
 
 // ProductFields says which nested fields of a list of products will be read.

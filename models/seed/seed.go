@@ -753,6 +753,8 @@ func (g *generator) conversation(l *listing, tie bool) {
 		models.Participant{ConversationID: c.ID, UserID: buyer.ID, JoinedAt: c.CreatedAt})
 	g.sum.Participants += 2
 	g.messages(&c, buyer, l, gaps)
+	// The conversation's row was appended before its messages were made.
+	g.batch.conversations[len(g.batch.conversations)-1].SellerUnreadCount = c.SellerUnreadCount
 }
 
 // gaps draws the pauses before each of n messages: mostly a live chat, sometimes a reply hours
@@ -896,6 +898,9 @@ func (g *generator) messages(c *models.Conversation, buyer *models.User, l *list
 		}
 		if !m.IsRead {
 			g.sum.UnreadMessages++
+			if m.SenderID != c.SellerID {
+				c.SellerUnreadCount++
+			}
 		}
 		fromBuyer := senders[k] == buyer.ID
 		var text string // none: a photo alone

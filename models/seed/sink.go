@@ -66,9 +66,9 @@ var (
 		"metro_station_id", "metro_distance_m", "address_id", "published_at", "created_at"}
 	imageColumns = []string{"id", "product_id", "thumbnail_webp", "thumbnail_jpeg", "medium_webp", "medium_jpeg",
 		"large_webp", "large_jpeg", "status", "is_primary", "sort_order"}
-	conversationColumns = []string{"id", "product_id", "seller_id", "created_at", "updated_at"}
+	conversationColumns = []string{"id", "product_id", "seller_id", "created_at", "updated_at", "seller_unread_count"}
 	participantColumns  = []string{"conversation_id", "user_id", "joined_at"}
-	messageColumns      = []string{"id", "conversation_id", "sender_id", "text", "image_url", "is_read", "is_delivered", "created_at"}
+	messageColumns      = []string{"id", "conversation_id", "sender_id", "text", "image_url", "is_read", "is_delivered", "created_at", "client_mutation_id"}
 )
 
 func (s *copySink) users(rows []models.User) error {
@@ -93,7 +93,7 @@ func (s *copySink) images(rows []models.ProductImage) error {
 
 func (s *copySink) conversations(rows []models.Conversation) error {
 	return copyRows(s, "conversations", conversationColumns, rows, func(c *models.Conversation, v []any) []any {
-		return append(v, c.ID, c.ProductID, c.SellerID, c.CreatedAt, c.UpdatedAt)
+		return append(v, c.ID, c.ProductID, c.SellerID, c.CreatedAt, c.UpdatedAt, c.SellerUnreadCount)
 	})
 }
 
@@ -105,7 +105,7 @@ func (s *copySink) participants(rows []models.Participant) error {
 
 func (s *copySink) messages(rows []models.Message) error {
 	return copyRows(s, "messages", messageColumns, rows, func(m *models.Message, v []any) []any {
-		return append(v, m.ID, m.ConversationID, m.SenderID, m.Text, m.ImageURL, m.IsRead, m.IsDelivered, m.CreatedAt)
+		return append(v, m.ID, m.ConversationID, m.SenderID, m.Text, m.ImageURL, m.IsRead, m.IsDelivered, m.CreatedAt, m.ClientMutationID)
 	})
 }
 
