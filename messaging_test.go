@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -734,4 +735,83 @@ func TestReadStateMatchesTheMessages(t *testing.T) {
 		}
 	}
 	s.assertReadState()
+}
+
+// TestSendMessageIsAtomic: when the transaction fails after the message was inserted (here
+// the conversation's update, made to fail by a trigger), nothing of it remains, and a retry
+// with the same key once the fault is gone writes the message once.
+func TestSendMessageIsAtomic(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, messagingSeed)
+	vendor := s.session(1)
+	conv, _ := s.firstConversation(1)
+	fault := map[string][]string{
+		"postgres": {
+			`CREATE FUNCTION fail_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$`,
+			`CREATE TRIGGER fail_update BEFORE UPDATE ON conversations FOR EACH ROW EXECUTE FUNCTION fail_update()`,
+		},
+		"sqlite": {`CREATE TRIGGER fail_update BEFORE UPDATE ON conversations BEGIN SELECT RAISE(ABORT, 'injected fault'); END`},
+	}[dbtest.Dialect(t)]
+	for _, stmt := range fault {
+		if err := s.db.Exec(stmt).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	messages := s.count("SELECT count(*) FROM messages")
+	var updatedAt string
+	s.db.Raw("SELECT CAST(updated_at AS TEXT) FROM conversations WHERE id = ?", conv).Scan(&updatedAt)
+	input := map[string]any{"conversationId": models.GlobalID(models.TypeConversation, conv), "text": "Сейчас уточню", "clientMutationId": "atomic"}
+	if _, res := s.send(vendor, input); res.code() != "INTERNAL_SERVER_ERROR" || strings.Contains(res.Errors[0].Message, "injected") {
+		t.Fatalf("failing send: %+v", res.Errors)
+	}
+	var after string
+	s.db.Raw("SELECT CAST(updated_at AS TEXT) FROM conversations WHERE id = ?", conv).Scan(&after)
+	if n := s.count("SELECT count(*) FROM messages"); n != messages || after != updatedAt {
+		t.Fatalf("a failed send left %d messages and updated_at %s (was %s)", n-messages, after, updatedAt)
+	}
+	if err := s.db.Exec("DROP TRIGGER fail_update" + map[string]string{"postgres": " ON conversations", "sqlite": ""}[dbtest.Dialect(t)]).Error; err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, res := s.send(vendor, input); res.Errors != nil {
+			t.Fatalf("retry: %+v", res.Errors)
+		}
+	}
+	if n := s.count("SELECT count(*) FROM messages"); n != messages+1 {
+		t.Fatalf("the retries wrote %d messages, want 1", n-messages)
+	}
+	s.assertReadState()
+}
+
+// TestSendMessageDuringAnOutage: with the database down a send is SERVICE_UNAVAILABLE, and
+// its retry with the same key after the database is back writes the message once.
+func TestSendMessageDuringAnOutage(t *testing.T) {
+	t.Parallel()
+	cluster, db, summary := seededCluster(t)
+	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": cluster.URL()})
+	vendor := s.session(1)
+	conv, _ := s.firstConversation(1)
+	input := map[string]any{"conversationId": models.GlobalID(models.TypeConversation, conv), "text": "Вы тут?", "clientMutationId": "outage"}
+	cluster.Stop(t)
+	if _, res := s.send(vendor, input); res.code() != "SERVICE_UNAVAILABLE" {
+		t.Fatalf("send while down: %+v", res.Errors)
+	}
+	cluster.Start(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, res := s.send(vendor, input)
+		if res.Errors == nil {
+			break
+		}
+		if res.code() != "SERVICE_UNAVAILABLE" || time.Now().After(deadline) {
+			t.Fatalf("retry after the outage: %+v", res.Errors)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The test's own pool still holds connections that died with the server.
+	for s.db.Exec("SELECT 1").Error != nil && time.Now().Before(deadline) {
+	}
+	if n := s.count("SELECT count(*) FROM messages WHERE client_mutation_id = 'outage'"); n != 1 {
+		t.Fatalf("%d messages with the key, want 1", n)
+	}
 }

@@ -109,3 +109,29 @@ func TestCursorTimesOutsideWhatTheDatabasesStoreAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestCursorsBelongToTheirList: a cursor decodes only in the scope it was issued for, and the
+// unfiltered inbox's cursors are those issued before scopes existed.
+func TestCursorsBelongToTheirList(t *testing.T) {
+	c := models.NewCursors([]byte("k1"))
+	key := models.InboxKey{UpdatedAt: time.Date(2026, 11, 20, 9, 41, 7, 0, time.UTC), ID: 42}
+	// Issued before scopes, by Encode: the HMAC of the body alone.
+	const unscoped = "AQAGYLILGpLAAAAAAAAAACqSm9_EQUev3jHR65I" // HMAC-SHA256 of the body alone, computed apart
+	unread := models.InboxFilter{UnreadOnly: true}.Scope()
+	scopes := []string{"", unread, models.InboxFilter{ProductID: 7}.Scope(), models.MessagesScope(1), models.MessagesScope(11)}
+	for _, issued := range scopes {
+		s := c.EncodeIn(issued, key)
+		for _, used := range scopes {
+			_, err := c.DecodeIn(used, s)
+			if (err == nil) != (issued == used) {
+				t.Errorf("issued in %q, decoded in %q: error %v", issued, used, err)
+			}
+		}
+	}
+	if got := c.Encode(key); got != unscoped {
+		t.Errorf("Encode = %s, want %s (as issued before scopes)", got, unscoped)
+	}
+	if (models.InboxFilter{}).Scope() != "" {
+		t.Error("the whole inbox must keep the unscoped cursors REST hands out")
+	}
+}
