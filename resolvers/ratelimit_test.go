@@ -19,7 +19,7 @@ func TestSendLimiter(t *testing.T) {
 		{1, 0, true, 0},
 		{1, time.Second, true, 0},
 		{1, 2 * time.Second, false, 18 * time.Second}, // a message every 20s once the burst is spent
-		{2, 2 * time.Second, true, 0},                  // each sender has their own
+		{2, 2 * time.Second, true, 0},                 // each sender has their own
 		{1, 20 * time.Second, true, 0},
 		{1, 21 * time.Second, false, 19 * time.Second},
 		{1, 3 * time.Minute, true, 0}, // full again
