@@ -42,12 +42,18 @@ type target struct {
 	Body    []byte
 	Header  http.Header
 	GraphQL bool // an answer is an error also when it carries GraphQL "errors"
+	// NextBody, when set, makes each request's body instead of Body: for writes that must
+	// differ per request (each message its own clientMutationId).
+	NextBody func() []byte
 }
 
 // do sends the request and reads the whole answer into buf.
 func (t target) do(ctx context.Context, client *http.Client, buf *bytes.Buffer) (int, error) {
 	var body io.Reader
-	if t.Body != nil {
+	switch {
+	case t.NextBody != nil:
+		body = bytes.NewReader(t.NextBody())
+	case t.Body != nil:
 		body = bytes.NewReader(t.Body)
 	}
 	req, err := http.NewRequestWithContext(ctx, t.Method, t.URL, body)

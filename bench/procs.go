@@ -222,6 +222,8 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 		"CURSOR_SECRET": benchCursorSecret,
 		// /metrics (the statements) and /debug/pprof/ (the profiles) are served there only.
 		"METRICS_ADDR": metricsAddr,
+		// The send scenario measures what one sender's messages cost, not the limit on them.
+		"SEND_RATE_LIMIT": strconv.Itoa(benchSendRateLimit),
 	})
 	if b.server, err = startChild(ctx, "server", filepath.Join(dir, "server.log"), server, []string{"serve"}, env); err != nil {
 		return nil, err

@@ -223,7 +223,10 @@ func (r *report) render(w io.Writer, notes string) {
 	p("- concurrency %s; each run %s, after an unmeasured warm-up of %s", joinInts(o.Concurrency), o.Duration, o.Warmup)
 	p("- the deep page is page %d of 20 (its cursor found by paging from the first)", o.DeepPage)
 	p("- the service: `DEMO=false`, a fixed `CURSOR_SECRET`, `METRICS_ADDR` a loopback port of its own")
-	p("  (where the bench reads `/metrics` and the profiles), every other setting %s", envNote(r.Env))
+	p("  (where the bench reads `/metrics` and the profiles), `SEND_RATE_LIMIT=%d` (so that the send", benchSendRateLimit)
+	p("  scenario measures sending, not the limit), every other setting %s", envNote(r.Env))
+	p("- send writes one message per request into the newest conversation, as the busiest vendor; it")
+	p("  runs last, and the messages stay (each run adds its own)")
 	p("- the floor: a process of its own (`bench floor`), a pgx pool of 20 connections like the service's")
 	p("- load: a closed loop in Go, one client per concurrent user, each sending its next request when")
 	p("  the previous answer has been read whole; keep-alive connections; an answer is an error unless")
@@ -341,7 +344,33 @@ const (
 // targets judges the run against the service's performance targets. A run with errors never
 // meets a target: failing fast can look like serving fast.
 func (r *report) targets() []targetResult {
-	return []targetResult{r.targetThroughput(), r.targetDeepPage(), r.targetStatements()}
+	return []targetResult{r.targetThroughput(), r.targetDeepPage(), r.targetStatements(), r.targetUnread()}
+}
+
+// (d) issue 14: the unread filter's first page costs at most 1.5× the plain first page.
+func (r *report) targetUnread() targetResult {
+	t := targetResult{Name: "(d) graphql-unread-20 p50 ≤ 1.5 × graphql-20 p50, at concurrency 1 and 8"}
+	ok, measured := true, 0
+	for _, c := range []int{1, 8} {
+		unread, plain := r.find(unread20, c), r.find(graphQL20, c)
+		if unread == nil || plain == nil {
+			t.Detail = append(t.Detail, fmt.Sprintf("concurrency %d: not measured", c))
+			ok = false
+			continue
+		}
+		measured++
+		limit := 1.5 * ms(plain.P50)
+		pass := unread.Errors == 0 && plain.Errors == 0 && ms(unread.P50) <= limit
+		ok = ok && pass
+		t.Detail = append(t.Detail, fmt.Sprintf("concurrency %d: graphql-unread-20 p50 %.2f ms vs 1.5 × %.2f ms = %.2f ms (%.2f×) — %s%s",
+			c, ms(unread.P50), ms(plain.P50), limit, ms(unread.P50)/ms(plain.P50), verdict(pass), errNote(unread, plain)))
+	}
+	if measured == 0 {
+		t.Status = notMeasured
+	} else {
+		t.Status = verdict(ok)
+	}
+	return t
 }
 
 func verdict(ok bool) string {

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/partizap/vendor-inbox/httpserver"
@@ -17,6 +19,20 @@ import (
 
 // inboxQuery is everything the inbox can show of a page: every field of every nested object.
 const inboxQuery = `query($first:Int){ vendorConversations(first:$first){ edges { cursor node { id databaseId createdAt updatedAt unreadCount product { id databaseId title price steering cityId regionId districtId metroStationId metroDistanceM addressId publishedAt images { databaseId thumbnailWebp thumbnailJpeg mediumWebp mediumJpeg largeWebp largeJpeg status isPrimary sortOrder } seller { id databaseId displayName avatarUrl cityId rating reviewsCount productsCount createdAt } } participants { id databaseId displayName avatarUrl cityId rating reviewsCount productsCount createdAt } lastMessage { id databaseId conversationId text imageUrl isRead isDelivered createdAt sender { id databaseId displayName avatarUrl cityId rating reviewsCount productsCount createdAt } } } } pageInfo { hasNextPage endCursor } } }`
+
+// unreadQuery is inboxQuery narrowed to the conversations with unread messages.
+var unreadQuery = strings.Replace(strings.Replace(inboxQuery, "query($first:Int)", "query($first:Int,$filter:ConversationFilter)", 1),
+	"vendorConversations(first:$first)", "vendorConversations(first:$first,filter:$filter)", 1)
+
+// threadQuery opens a conversation's thread: its newest 30 messages with their senders.
+const threadQuery = `query($id:ID!){ node(id:$id){ ... on Conversation { id messages(last:30){ edges { cursor node { id databaseId text imageUrl isRead isDelivered createdAt sender { id displayName avatarUrl } } } pageInfo { hasPreviousPage startCursor } } } } }`
+
+// sendQuery replies in a conversation, reading back what a chat client updates.
+const sendQuery = `mutation($input:SendMessageInput!){ sendMessage(input:$input){ clientMutationId message { id databaseId text createdAt isRead isDelivered sender { id displayName } } conversation { id updatedAt unreadCount lastMessage { id text createdAt } } } }`
+
+// benchSendRateLimit is the service's SEND_RATE_LIMIT in the benchmark: far above what the
+// send scenario reaches, which it must not be refused.
+const benchSendRateLimit = 100_000_000
 
 // nodeQuery is what opening one conversation asks for.
 const nodeQuery = `query($id:ID!){ node(id:$id){ ... on Conversation { id unreadCount product { title seller { displayName } } participants { displayName } lastMessage { text } } } }`
@@ -38,6 +54,9 @@ const (
 	rest100    = "rest-100"
 	restDeep   = "rest-deep"
 	nodeByID   = "node"
+	unread20   = "graphql-unread-20"
+	thread30   = "thread-30"
+	send       = "send"
 	floor20    = "floor-20"
 	floor100   = "floor-100"
 	floorDeep  = "floor-deep"
@@ -152,6 +171,18 @@ func (b *bench) prepare(ctx context.Context, deepPage int, logf func(string, ...
 	if err != nil {
 		return nil, err
 	}
+	unread, err := b.graphQLTarget(unreadQuery, map[string]any{"first": 20, "filter": map[string]any{"unreadOnly": true}})
+	if err != nil {
+		return nil, err
+	}
+	thread, err := b.graphQLTarget(threadQuery, map[string]any{"id": nodeID})
+	if err != nil {
+		return nil, err
+	}
+	reply, err := b.sendTarget(nodeID)
+	if err != nil {
+		return nil, err
+	}
 
 	const (
 		gqlReq  = "POST /graphql, every field of the inbox, first: %d"
@@ -165,9 +196,14 @@ func (b *bench) prepare(ctx context.Context, deepPage int, logf func(string, ...
 		{Name: rest100, Request: fmt.Sprintf(restReq, 100), Target: b.restTarget(b.serverURL, 100, ""), Baseline: floor100},
 		{Name: restDeep, Request: fmt.Sprintf(deepReq, deepPage), Target: b.restTarget(b.serverURL, 20, deep), Baseline: floorDeep},
 		{Name: nodeByID, Request: "POST /graphql, node(id:) of the newest conversation " + nodeID, Target: node},
+		{Name: unread20, Request: fmt.Sprintf(gqlReq, 20) + ", filter: {unreadOnly: true}", Target: unread},
+		{Name: thread30, Request: "POST /graphql, the newest 30 messages of conversation " + nodeID + " with their senders", Target: thread},
 		{Name: floor20, Request: "the floor: " + fmt.Sprintf(restReq, 20), Target: b.restTarget(b.floorURL, 20, ""), Floor: true},
 		{Name: floor100, Request: "the floor: " + fmt.Sprintf(restReq, 100), Target: b.restTarget(b.floorURL, 100, ""), Floor: true},
 		{Name: floorDeep, Request: "the floor: " + fmt.Sprintf(deepReq, deepPage), Target: b.restTarget(b.floorURL, 20, deep), Floor: true},
+		// Last: its writes move the conversation it writes in, and nothing measured after it
+		// reads the inbox.
+		{Name: send, Request: "POST /graphql, sendMessage in conversation " + nodeID + " (a new clientMutationId each), reading back the payload", Target: reply},
 	}
 
 	bodies := map[string][]byte{}
@@ -278,3 +314,24 @@ func (b *bench) measure(ctx context.Context, scenarios []scenario, opts options,
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// sendTarget is a sendMessage as the busiest vendor into conversationID, each request with a
+// key of its own, so each writes a message.
+func (b *bench) sendTarget(conversationID string) (target, error) {
+	t, err := b.graphQLTarget(sendQuery, nil)
+	if err != nil {
+		return target{}, err
+	}
+	run := time.Now().UnixNano()
+	var n atomic.Int64
+	t.Body = nil
+	t.NextBody = func() []byte {
+		body, _ := json.Marshal(map[string]any{"query": sendQuery, "variables": map[string]any{"input": map[string]any{
+			"conversationId":   conversationID,
+			"text":             "Да, деталь в наличии, отправлю сегодня.",
+			"clientMutationId": fmt.Sprintf("bench-%d-%d", run, n.Add(1)),
+		}}})
+		return body
+	}
+	return t, nil
+}
