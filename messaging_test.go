@@ -89,6 +89,18 @@ func (s *testServer) firstConversation(vendorID int64) (conversationID, buyerID 
 	return conversationID, buyerID
 }
 
+// outsider is a buyer who takes no part in conversationID.
+func (s *testServer) outsider(conversationID int64) int64 {
+	s.t.Helper()
+	var id int64
+	s.db.Raw(`SELECT id FROM users WHERE id > 2 AND id NOT IN
+		(SELECT user_id FROM conversation_participants WHERE conversation_id = ?) ORDER BY id LIMIT 1`, conversationID).Scan(&id)
+	if id == 0 {
+		s.t.Fatal("no outsider")
+	}
+	return id
+}
+
 // assertReadState checks the seller's read state kept on every conversation against the count
 // from its messages.
 func (s *testServer) assertReadState() {
@@ -357,8 +369,8 @@ func TestSendMessageRefusesBadInput(t *testing.T) {
 	vendor, other := s.session(1), s.session(2)
 	conv, _ := s.firstConversation(1)
 	convID := models.GlobalID(models.TypeConversation, conv)
-	otherConv, otherBuyer := s.firstConversation(2)
-	stranger := s.session(otherBuyer)
+	otherConv, _ := s.firstConversation(2)
+	stranger := s.session(s.outsider(conv))
 	text := func(v string) map[string]any {
 		return map[string]any{"conversationId": convID, "text": v, "clientMutationId": "key"}
 	}
@@ -410,6 +422,12 @@ func TestSendMessageRefusesBadInput(t *testing.T) {
 	}
 	if n := s.count("SELECT count(*) FROM messages"); n != messages {
 		t.Errorf("refused sends wrote %d messages", n-messages)
+	}
+	// A conversation one is not part of answers exactly like one that does not exist.
+	_, foreign := s.send(other, text("x"))
+	_, missing := s.send(other, with(text("x"), "conversationId", models.GlobalID(models.TypeConversation, 999999)))
+	if f, m := fmt.Sprint(foreign.Errors), fmt.Sprint(missing.Errors); f != m {
+		t.Errorf("another vendor's conversation answers %s, a missing one %s", f, m)
 	}
 	// Mutations are never run over GET.
 	res, body := s.rawRequest("GET", "/graphql?query="+strings.ReplaceAll(`mutation{markConversationRead(input:{conversationId:"`+convID+`"}){clientMutationId}}`, " ", ""), map[string]string{"Cookie": "PARTIZAP_SESSION=" + vendor}, "")
@@ -508,6 +526,7 @@ func TestMarkConversationRead(t *testing.T) {
 	s.db.Raw("SELECT user_id FROM conversation_participants WHERE conversation_id = ? AND user_id <> 1", conv).Scan(&buyer)
 	convID := models.GlobalID(models.TypeConversation, conv)
 	otherMessage := s.count(fmt.Sprintf("SELECT max(id) FROM messages WHERE conversation_id <> %d", conv))
+	strangerBuyer := s.outsider(conv)
 	// The buyer writes twice more: now at least three unread.
 	for _, key := range []string{"m1", "m2"} {
 		if _, res := s.send(s.session(buyer), map[string]any{"conversationId": convID, "text": key, "clientMutationId": key}); res.Errors != nil {
@@ -546,6 +565,7 @@ func TestMarkConversationRead(t *testing.T) {
 		code   string
 	}{
 		{"another vendor", s.session(2), map[string]any{"conversationId": convID}, "NOT_FOUND"},
+		{"a buyer of another conversation", s.session(strangerBuyer), map[string]any{"conversationId": convID}, "NOT_FOUND"},
 		{"upTo of another conversation", vendor, map[string]any{"conversationId": convID, "upTo": models.GlobalID(models.TypeMessage, otherMessage)}, "BAD_USER_INPUT"},
 		{"upTo not a message", vendor, map[string]any{"conversationId": convID, "upTo": convID}, "BAD_USER_INPUT"},
 		{"signed out", "", map[string]any{"conversationId": convID}, "UNAUTHENTICATED"},
