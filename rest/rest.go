@@ -71,7 +71,7 @@ func (h *Handler) conversations(ctx context.Context, args models.PageArgs) (list
 	}
 	out := listResponse{Data: make([]conversation, len(page.Items)), Meta: meta{HasMore: page.HasNextPage}}
 	for i, c := range page.Items {
-		if out.Data[i], err = renderConversation(ctx, l, c); err != nil {
+		if out.Data[i], err = renderConversation(c); err != nil {
 			return listResponse{}, err
 		}
 	}

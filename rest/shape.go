@@ -1,12 +1,10 @@
 package rest
 
 import (
-	"context"
 	"fmt"
 	"time"
 
 	"github.com/partizap/vendor-inbox/models"
-	"github.com/partizap/vendor-inbox/models/loaders"
 )
 
 // The documented shapes. Field order is the documented key order; every key is always present,
@@ -84,39 +82,14 @@ type message struct {
 	CreatedAt      string  `json:"created_at"`
 }
 
-// renderConversation reads c's nested data from the loaders (already prefetched for the page)
-// and renders it.
-func renderConversation(ctx context.Context, l *loaders.Loaders, c *models.Conversation) (conversation, error) {
-	p, err := l.ProductByID.Get(ctx, c.ProductID)
-	if err == nil && p == nil {
-		err = fmt.Errorf("product %d of conversation %d is missing", c.ProductID, c.ID)
+// renderConversation renders c with the nested data the page's prefetch set on it
+// (loaders.VendorInbox with AllConversationFields): the same values GraphQL reads.
+func renderConversation(c *models.Conversation) (conversation, error) {
+	p := c.Product
+	if p == nil || p.Seller == nil {
+		return conversation{}, fmt.Errorf("conversation %d was rendered before its product and seller were loaded", c.ID)
 	}
-	if err != nil {
-		return conversation{}, err
-	}
-	images, err := l.ImagesByProductID.Get(ctx, p.ID)
-	if err != nil {
-		return conversation{}, err
-	}
-	seller, err := l.UserByID.Get(ctx, p.SellerID)
-	if err == nil && seller == nil {
-		err = fmt.Errorf("seller %d of product %d is missing", p.SellerID, p.ID)
-	}
-	if err != nil {
-		return conversation{}, err
-	}
-	participants, err := l.ParticipantsByConversationID.Get(ctx, c.ID)
-	if err != nil {
-		return conversation{}, err
-	}
-	last, err := l.LastMessageByConversationID.Get(ctx, c.ID)
-	if err != nil {
-		return conversation{}, err
-	}
-	unread, err := l.UnreadCountByConversationID.Get(ctx, c.ID)
-	if err != nil {
-		return conversation{}, err
-	}
+	images, seller, participants, last, unread := p.Images, p.Seller, c.Participants, c.LastMessage, c.UnreadCount
 
 	out := conversation{
 		ID:        c.ID,

@@ -52,9 +52,15 @@ func (l *Loader[K, V]) Prefetch(ctx context.Context, keys []K) ([]V, error) {
 			l.Prime(ctx, missing[i], r.Data)
 		}
 	}
+	// Every key is cached now: read the cache itself, not through Load, which would allocate
+	// a request for each key only to find it there.
 	values := make([]V, len(keys))
 	for i, k := range keys {
-		v, err := l.Get(ctx, k)
+		thunk, ok := l.cache.Get(ctx, k)
+		if !ok {
+			thunk = l.Load(ctx, k)
+		}
+		v, err := thunk()
 		if err != nil {
 			return nil, err
 		}
