@@ -128,8 +128,8 @@ func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args Pa
 	if backward {
 		order = "updated_at ASC, id ASC"
 	}
-	var rows []*Conversation
-	if err := inbox().Order(order).Limit(limit + 1).Find(&rows).Error; err != nil {
+	rows, err := scanRows[Conversation](inbox().Select(conversationColumns).Order(order).Limit(limit+1), nil)
+	if err != nil {
 		return Page[*Conversation]{}, dbError("list vendor conversations", err)
 	}
 	more := len(rows) > limit
@@ -184,8 +184,8 @@ func (s *Store) CountVendorConversations(ctx context.Context, viewerID int64, fi
 
 // UsersByID returns the users with the given ids that exist, in no particular order.
 func (s *Store) UsersByID(ctx context.Context, ids []int64) ([]*User, error) {
-	var users []*User
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&users).Error; err != nil {
+	users, err := scanRows[User](s.db.WithContext(ctx).Model(&User{}).Select(userColumns).Where("id IN ?", ids), nil)
+	if err != nil {
 		return nil, dbError("load users", err)
 	}
 	return users, nil
@@ -199,10 +199,8 @@ func (s *Store) UsersByID(ctx context.Context, ids []int64) ([]*User, error) {
 func (s *Store) ProductsByID(ctx context.Context, viewerID int64, ids []int64) ([]*Product, error) {
 	talkedAbout := s.db.Table("conversations AS c").Select("1").
 		Where("c.product_id = products.id").Where(takesPart("c.id", viewerID)).Limit(1)
-	var products []*Product
-	err := s.db.WithContext(ctx).Where("id IN ?", ids).
-		Where("published_at IS NOT NULL OR seller_id = ? OR (?) IS NOT NULL", viewerID, talkedAbout).
-		Find(&products).Error
+	products, err := scanRows[Product](s.db.WithContext(ctx).Model(&Product{}).Select(productColumns).Where("id IN ?", ids).
+		Where("published_at IS NOT NULL OR seller_id = ? OR (?) IS NOT NULL", viewerID, talkedAbout), nil)
 	if err != nil {
 		return nil, dbError("load products", err)
 	}
@@ -211,9 +209,8 @@ func (s *Store) ProductsByID(ctx context.Context, viewerID int64, ids []int64) (
 
 // ImagesByProductID returns the images of the given products, each product's in display order.
 func (s *Store) ImagesByProductID(ctx context.Context, productIDs []int64) ([]*ProductImage, error) {
-	var images []*ProductImage
-	err := s.db.WithContext(ctx).Where("product_id IN ?", productIDs).
-		Order("product_id, sort_order, id").Find(&images).Error
+	images, err := scanRows[ProductImage](s.db.WithContext(ctx).Model(&ProductImage{}).Select(imageColumns).
+		Where("product_id IN ?", productIDs).Order("product_id, sort_order, id"), nil)
 	if err != nil {
 		return nil, dbError("load product images", err)
 	}
@@ -229,22 +226,19 @@ type ConversationUser struct {
 // ParticipantsByConversationID returns the participants of those of the given conversations
 // viewerID takes part in, each conversation's in the order they joined.
 func (s *Store) ParticipantsByConversationID(ctx context.Context, viewerID int64, conversationIDs []int64) ([]ConversationUser, error) {
-	var rows []struct {
-		ConversationID int64
-		User           `gorm:"embedded"`
-	}
-	err := s.db.WithContext(ctx).Table("conversation_participants AS p").
-		Select("p.conversation_id, u.*").
+	var of []*int64 // each row's conversation, scanned before its user
+	users, err := scanRows[User](s.db.WithContext(ctx).Table("conversation_participants AS p").
+		Select(append([]string{"p.conversation_id"}, qualified("u", userColumns)...)).
 		Joins("JOIN users AS u ON u.id = p.user_id").
 		Where("p.conversation_id IN ?", conversationIDs).Where(takesPart("p.conversation_id", viewerID)).
-		Order("p.conversation_id, p.joined_at, p.user_id").
-		Scan(&rows).Error
+		Order("p.conversation_id, p.joined_at, p.user_id"),
+		func(*User) []any { id := new(int64); of = append(of, id); return []any{id} })
 	if err != nil {
 		return nil, dbError("load participants", err)
 	}
-	out := make([]ConversationUser, len(rows))
-	for i := range rows {
-		out[i] = ConversationUser{ConversationID: rows[i].ConversationID, User: &rows[i].User}
+	out := make([]ConversationUser, len(users))
+	for i, u := range users {
+		out[i] = ConversationUser{ConversationID: *of[i], User: u}
 	}
 	return out, nil
 }
@@ -256,8 +250,8 @@ func (s *Store) LastMessagesByConversationID(ctx context.Context, viewerID int64
 	newest := s.db.Table("conversations AS c").
 		Select("(SELECT l.id FROM messages AS l WHERE l.conversation_id = c.id ORDER BY l.created_at DESC, l.id DESC LIMIT 1)").
 		Where("c.id IN ?", conversationIDs).Where(takesPart("c.id", viewerID))
-	var messages []*Message
-	if err := s.db.WithContext(ctx).Where("id IN (?)", newest).Find(&messages).Error; err != nil {
+	messages, err := scanRows[Message](s.db.WithContext(ctx).Model(&Message{}).Select(messageColumns).Where("id IN (?)", newest), nil)
+	if err != nil {
 		return nil, dbError("load last messages", err)
 	}
 	return messages, nil
@@ -287,8 +281,8 @@ func (s *Store) UnreadCounts(ctx context.Context, viewerID int64, conversationID
 
 // ConversationsByID returns those of the given conversations that viewerID takes part in.
 func (s *Store) ConversationsByID(ctx context.Context, viewerID int64, ids []int64) ([]*Conversation, error) {
-	var conversations []*Conversation
-	err := s.db.WithContext(ctx).Where("id IN ?", ids).Where(takesPart("conversations.id", viewerID)).Find(&conversations).Error
+	conversations, err := scanRows[Conversation](s.db.WithContext(ctx).Model(&Conversation{}).Select(conversationColumns).
+		Where("id IN ?", ids).Where(takesPart("conversations.id", viewerID)), nil)
 	if err != nil {
 		return nil, dbError("load conversations", err)
 	}
@@ -297,9 +291,8 @@ func (s *Store) ConversationsByID(ctx context.Context, viewerID int64, ids []int
 
 // MessagesByID returns those of the given messages whose conversation viewerID takes part in.
 func (s *Store) MessagesByID(ctx context.Context, viewerID int64, ids []int64) ([]*Message, error) {
-	var messages []*Message
-	err := s.db.WithContext(ctx).Table("messages AS m").Select("m.*").
-		Where("m.id IN ?", ids).Where(takesPart("m.conversation_id", viewerID)).Find(&messages).Error
+	messages, err := scanRows[Message](s.db.WithContext(ctx).Table("messages AS m").Select(qualified("m", messageColumns)).
+		Where("m.id IN ?", ids).Where(takesPart("m.conversation_id", viewerID)), nil)
 	if err != nil {
 		return nil, dbError("load messages", err)
 	}

@@ -375,9 +375,9 @@ func TestInboxIsAnIndexRangeScan(t *testing.T) {
 	}
 	var statements []string
 	var vars [][]any
-	if err := f.db.Callback().Query().After("gorm:query").Register("test:capture", func(tx *gorm.DB) {
-		statements = append(statements, tx.Statement.SQL.String())
-		vars = append(vars, slices.Clone(tx.Statement.Vars))
+	if err := database.ObserveStatements(f.db, func(sql string, v []any) {
+		statements = append(statements, sql)
+		vars = append(vars, slices.Clone(v))
 	}); err != nil {
 		t.Fatal(err)
 	}
