@@ -42,13 +42,8 @@ type threadPage struct {
 					IsDelivered bool `json:"isDelivered"`
 				} `json:"node"`
 			} `json:"edges"`
-			PageInfo struct {
-				HasNextPage     bool    `json:"hasNextPage"`
-				HasPreviousPage bool    `json:"hasPreviousPage"`
-				StartCursor     *string `json:"startCursor"`
-				EndCursor       *string `json:"endCursor"`
-			} `json:"pageInfo"`
-			TotalCount int `json:"totalCount"`
+			PageInfo   pageInfo `json:"pageInfo"`
+			TotalCount int      `json:"totalCount"`
 		} `json:"messages"`
 	} `json:"node"`
 }

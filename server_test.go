@@ -223,13 +223,15 @@ type page struct {
 			Cursor string         `json:"cursor"`
 			Node   map[string]any `json:"node"`
 		} `json:"edges"`
-		PageInfo struct {
-			HasNextPage     bool    `json:"hasNextPage"`
-			HasPreviousPage bool    `json:"hasPreviousPage"`
-			StartCursor     *string `json:"startCursor"`
-			EndCursor       *string `json:"endCursor"`
-		} `json:"pageInfo"`
+		PageInfo pageInfo `json:"pageInfo"`
 	} `json:"vendorConversations"`
+}
+
+type pageInfo struct {
+	HasNextPage     bool    `json:"hasNextPage"`
+	HasPreviousPage bool    `json:"hasPreviousPage"`
+	StartCursor     *string `json:"startCursor"`
+	EndCursor       *string `json:"endCursor"`
 }
 
 func (s *testServer) page(cookie string, vars map[string]any) page {

@@ -349,21 +349,27 @@ func (r *report) targets() []targetResult {
 
 // (d) issue 14: the unread filter's first page costs at most 1.5× the plain first page.
 func (r *report) targetUnread() targetResult {
-	t := targetResult{Name: "(d) graphql-unread-20 p50 ≤ 1.5 × graphql-20 p50, at concurrency 1 and 8"}
+	return r.p50Within("(d)", unread20, graphQL20, 1.5)
+}
+
+// p50Within is the target that scenario's p50 is at most factor times base's, at concurrency 1
+// and 8.
+func (r *report) p50Within(label, scenario, base string, factor float64) targetResult {
+	t := targetResult{Name: fmt.Sprintf("%s %s p50 ≤ %g × %s p50, at concurrency 1 and 8", label, scenario, factor, base)}
 	ok, measured := true, 0
 	for _, c := range []int{1, 8} {
-		unread, plain := r.find(unread20, c), r.find(graphQL20, c)
-		if unread == nil || plain == nil {
+		m, b := r.find(scenario, c), r.find(base, c)
+		if m == nil || b == nil {
 			t.Detail = append(t.Detail, fmt.Sprintf("concurrency %d: not measured", c))
 			ok = false
 			continue
 		}
 		measured++
-		limit := 1.5 * ms(plain.P50)
-		pass := unread.Errors == 0 && plain.Errors == 0 && ms(unread.P50) <= limit
+		limit := factor * ms(b.P50)
+		pass := m.Errors == 0 && b.Errors == 0 && ms(m.P50) <= limit
 		ok = ok && pass
-		t.Detail = append(t.Detail, fmt.Sprintf("concurrency %d: graphql-unread-20 p50 %.2f ms vs 1.5 × %.2f ms = %.2f ms (%.2f×) — %s%s",
-			c, ms(unread.P50), ms(plain.P50), limit, ms(unread.P50)/ms(plain.P50), verdict(pass), errNote(unread, plain)))
+		t.Detail = append(t.Detail, fmt.Sprintf("concurrency %d: %s p50 %.2f ms vs %g × %.2f ms = %.2f ms (%.2f×) — %s%s",
+			c, scenario, ms(m.P50), factor, ms(b.P50), limit, ms(m.P50)/ms(b.P50), verdict(pass), errNote(m, b)))
 	}
 	if measured == 0 {
 		t.Status = notMeasured
@@ -412,29 +418,7 @@ func (r *report) targetThroughput() targetResult {
 
 // (b) the 500th page costs about what the first does: keyset paging, not OFFSET.
 func (r *report) targetDeepPage() targetResult {
-	t := targetResult{Name: "(b) rest-deep p50 ≤ 1.1 × rest-20 p50, at concurrency 1 and 8"}
-	ok, measured := true, 0
-	for _, c := range []int{1, 8} {
-		deep, first := r.find(restDeep, c), r.find(rest20, c)
-		if deep == nil || first == nil {
-			t.Detail = append(t.Detail, fmt.Sprintf("concurrency %d: not measured", c))
-			ok = false
-			continue
-		}
-		measured++
-		limit := 1.1 * ms(first.P50)
-		pass := deep.Errors == 0 && first.Errors == 0 && ms(deep.P50) <= limit
-		ok = ok && pass
-		t.Detail = append(t.Detail, fmt.Sprintf("concurrency %d: rest-deep p50 %.2f ms vs 1.1 × %.2f ms = %.2f ms (%.2f×) — %s%s",
-			c, ms(deep.P50), ms(first.P50), limit, ms(deep.P50)/ms(first.P50), verdict(pass), errNote(deep, first)))
-	}
-	switch {
-	case measured == 0:
-		t.Status = notMeasured
-	default:
-		t.Status = verdict(ok)
-	}
-	return t
+	return r.p50Within("(b)", restDeep, rest20, 1.1)
 }
 
 // (c) a page costs a fixed number of statements, whatever its size or position.

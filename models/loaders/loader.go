@@ -114,6 +114,26 @@ func many[K comparable, R, V any](fetch func(context.Context, []K) ([]R, error),
 	}
 }
 
+// counts builds a batch function from a query of counts that leaves out keys counting 0.
+func counts[R any](fetch func(context.Context, []int64) ([]R, error), count func(R) (int64, int)) dataloader.BatchFunc[int64, int] {
+	return func(ctx context.Context, keys []int64) []*dataloader.Result[int] {
+		rows, err := fetch(ctx, keys)
+		if err != nil {
+			return failAll[int](len(keys), err)
+		}
+		byKey := make(map[int64]int, len(rows))
+		for _, r := range rows {
+			k, n := count(r)
+			byKey[k] = n
+		}
+		out := make([]*dataloader.Result[int], len(keys))
+		for i, k := range keys {
+			out[i] = &dataloader.Result[int]{Data: byKey[k]}
+		}
+		return out
+	}
+}
+
 func failAll[V any](n int, err error) []*dataloader.Result[V] {
 	out := make([]*dataloader.Result[V], n)
 	for i := range out {

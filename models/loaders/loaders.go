@@ -114,21 +114,8 @@ func New(store *models.Store, viewerID int64) *Loaders {
 		func(r models.ConversationUser) *models.User { return r.User }))
 	l.LastMessageByConversationID = newLoader(one(withViewer(store.LastMessagesByConversationID, viewerID),
 		func(m *models.Message) int64 { return m.ConversationID }))
-	l.UnreadCountByConversationID = newLoader(func(ctx context.Context, ids []int64) []*dataloader.Result[int] {
-		counts, err := store.UnreadCounts(ctx, viewerID, ids)
-		if err != nil {
-			return failAll[int](len(ids), err)
-		}
-		byID := make(map[int64]int, len(counts))
-		for _, c := range counts {
-			byID[c.ConversationID] = c.Count
-		}
-		out := make([]*dataloader.Result[int], len(ids))
-		for i, id := range ids {
-			out[i] = &dataloader.Result[int]{Data: byID[id]}
-		}
-		return out
-	})
+	l.UnreadCountByConversationID = newLoader(counts(withViewer(store.UnreadCounts, viewerID),
+		func(c models.UnreadCount) (int64, int) { return c.ConversationID, c.Count }))
 	l.MessageByID = newLoader(one(withViewer(store.MessagesByID, viewerID),
 		func(m *models.Message) int64 { return m.ID }))
 	l.ThreadPages = newLoader(func(ctx context.Context, keys []ThreadKey) []*dataloader.Result[*models.Page[*models.Message]] {
@@ -152,21 +139,8 @@ func New(store *models.Store, viewerID int64) *Loaders {
 		}
 		return out
 	})
-	l.MessageCountByThread = newLoader(func(ctx context.Context, ids []int64) []*dataloader.Result[int] {
-		counts, err := store.CountMessages(ctx, viewerID, ids)
-		if err != nil {
-			return failAll[int](len(ids), err)
-		}
-		byID := make(map[int64]int, len(counts))
-		for _, c := range counts {
-			byID[c.ConversationID] = c.Count
-		}
-		out := make([]*dataloader.Result[int], len(ids))
-		for i, id := range ids {
-			out[i] = &dataloader.Result[int]{Data: byID[id]}
-		}
-		return out
-	})
+	l.MessageCountByThread = newLoader(counts(withViewer(store.CountMessages, viewerID),
+		func(c models.MessageCount) (int64, int) { return c.ConversationID, c.Count }))
 	return l
 }
 
