@@ -892,3 +892,41 @@ func TestPipeSinkStoresInOrderAndStopsAtAnError(t *testing.T) {
 		})
 	}
 }
+
+// TestSeedRowsAreFixed pins the rows of two small data sets by their hashes, so that a change
+// to the generator that changes the data (a draw more or less, another order) is seen: the
+// same options must give the same rows from one version to the next, not only within one.
+// Update the hashes only with a change that is meant to change the data.
+func TestSeedRowsAreFixed(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		opts Options
+		want map[string]string
+	}{
+		{Options{Vendors: 3, Conversations: 10, Messages: 6, Seed: 42}, map[string]string{
+			"users":                     "65ddbf7a94a550a031c19ad89e789985769d1ed31214ff5a6f97f7cfc87aca5f",
+			"products":                  "6a9a504f3b5a20973ad4c5bcb04bbab3a62bb05899552f31a123fcc11d5c710d",
+			"product_images":            "5a47f2359e5e41162b24bf81a20a370bb038d6b13ad9d59f78f3a5969fad9dd7",
+			"conversations":             "e273fec5150963bae79585b3473a3a361d24aea78c8f51c1025b9df4e3b035b9",
+			"conversation_participants": "bc2a78e01814b68609a9ade25e99c8448c20be2a0ff35adf369f3a0bbea0729b",
+			"messages":                  "f1bbabcb9baf0612134b20934103b2a0ce4df04a20f42db592cfd5723280d389",
+		}},
+		{Options{Vendors: 2, Conversations: 5, BusiestConversations: 40, Messages: 30, Seed: 7}, map[string]string{
+			"users":                     "4e436786cc7722ba97243ddbc54215e6217fb970fac41f777d066ef9d9bbaa63",
+			"products":                  "b21f88a7e18d90fc71a0d6f1e76de1b117f7f08318e43b439648fc6e67ecfd50",
+			"product_images":            "987dca6f03ca8acdc817585f399a91bd2d54caa5f5596a8aef1901042965c436",
+			"conversations":             "68422e21138f72351dc3d694dbb4345995b55d15b310f12e85bad0fbef99529d",
+			"conversation_participants": "b0f532dffdc296e8a773c11d3a5aed3256ccd7b392193a6a9efd2be363dfac39",
+			"messages":                  "cd252ed9c169b82b5115f1e72ed58c2385190e7c6f1fc5c532643d1a08a2b57b",
+		}},
+	} {
+		t.Run(fmt.Sprintf("%+v", tt.opts), func(t *testing.T) {
+			t.Parallel()
+			_, db := dbtest.New(t)
+			mustSeed(t, db, tt.opts)
+			if got := tableHashes(t, db); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("table hashes:\n%#v\nwant\n%#v", got, tt.want)
+			}
+		})
+	}
+}
