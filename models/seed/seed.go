@@ -248,6 +248,13 @@ func loadPostgres(ctx context.Context, db *gorm.DB, g *generator) error {
 		if err != nil {
 			return err
 		}
+		// COPY FREEZE (copySink) needs the tables truncated or created in the transaction; empty,
+		// and with no foreign key left to refer to them, they truncate in an instant. (Frozen rows
+		// are visible even to snapshots older than the commit, which in an empty database no one
+		// can be relying on.)
+		if _, err := tx.Exec(ctx, "TRUNCATE "+strings.Join(seededTables, ", ")); err != nil {
+			return err
+		}
 		p := newPipeSink(&copySink{ctx: ctx, tx: tx})
 		err = g.run(p)
 		if closeErr := p.close(); err == nil {
