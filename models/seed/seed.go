@@ -913,12 +913,24 @@ func (g *generator) messages(c *models.Conversation, buyer *models.User, l *list
 	if to == nil {
 		to = ptr(g.cityID()) // the buyer has not filled in a city, but asks about theirs anyway
 	}
-	fill := strings.NewReplacer(
-		"{title}", l.title,
-		"{city}", cityByID(*to).to,
-		"{offer}", strconv.FormatInt(roundPrice(l.price*9/10), 10),
-		"{track}", fmt.Sprintf("%010d", g.rng.Int64N(10_000_000_000)),
-	)
+	// The track number is drawn for every conversation, written or not, so that the draws after
+	// it stay the same; the replacer, costly to build, is built for the first line that needs it.
+	track := g.rng.Int64N(10_000_000_000)
+	var replacer *strings.Replacer
+	fill := func(text string) string {
+		if !strings.Contains(text, "{") {
+			return text
+		}
+		if replacer == nil {
+			replacer = strings.NewReplacer(
+				"{title}", l.title,
+				"{city}", cityByID(*to).to,
+				"{offer}", strconv.FormatInt(roundPrice(l.price*9/10), 10),
+				"{track}", fmt.Sprintf("%010d", track),
+			)
+		}
+		return replacer.Replace(text)
+	}
 	buyerSays, sellerSays := script{lines: buyerLines}, script{lines: sellerLines}
 	at, sellerSpoke := c.CreatedAt, false
 	for k, gap := range gaps {
@@ -956,7 +968,7 @@ func (g *generator) messages(c *models.Conversation, buyer *models.User, l *list
 			text = sellerSays.next(g.rng)
 		}
 		if text != "" {
-			m.Text = ptr(fill.Replace(text))
+			m.Text = ptr(fill(text))
 		}
 		if photo {
 			m.ImageURL = ptr(fmt.Sprintf("https://s3.partizap.ru/messages/%d.jpg", m.ID))
