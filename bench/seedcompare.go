@@ -29,8 +29,9 @@ func (c *seedComparison) Ratio() float64 {
 }
 
 func (c *seedComparison) String() string {
-	return fmt.Sprintf("seed: %d rows in %.1f s (%.0f rows/s); SQL-only: %d rows in %.1f s (%.0f rows/s); ratio %.2f",
-		c.Seed.Rows, c.Seed.Seconds, c.Seed.RowsPerSecond(), c.SQL.Rows, c.SQL.Seconds, c.SQL.RowsPerSecond(), c.Ratio())
+	return fmt.Sprintf("seed: %d rows in %.1f s (%.0f rows/s); SQL-only: %d rows in %.1f s (%.0f rows/s); ratio %.2f (databases of %.0f and %.0f MiB)",
+		c.Seed.Rows, c.Seed.Seconds, c.Seed.RowsPerSecond(), c.SQL.Rows, c.SQL.Seconds, c.SQL.RowsPerSecond(), c.Ratio(),
+		c.Seed.MiB(), c.SQL.MiB())
 }
 
 // compareSeed seeds a scratch database with the server's seed command and the run's seed
@@ -47,7 +48,7 @@ func compareSeed(ctx context.Context, opts options, server string, logf func(str
 		return nil, err
 	}
 
-	err = withScratch(ctx, seedURL, logf, func() error {
+	err = withScratch(ctx, seedURL, &c.Seed, logf, func() error {
 		seedOpts := opts
 		seedOpts.DatabaseURL = seedURL
 		start := time.Now()
@@ -62,8 +63,9 @@ func compareSeed(ctx context.Context, opts options, server string, logf func(str
 	if err != nil {
 		return nil, err
 	}
-	err = withScratch(ctx, sqlURL, logf, func() error {
-		c.SQL, err = sqlOnlyLoad(ctx, sqlURL, opts, logf)
+	err = withScratch(ctx, sqlURL, &c.SQL, logf, func() error {
+		timing, err := sqlOnlyLoad(ctx, sqlURL, opts, logf)
+		c.SQL.Rows, c.SQL.Seconds = timing.Rows, timing.Seconds
 		return err
 	})
 	if err != nil {
@@ -99,8 +101,9 @@ func scratchURL(databaseURL, suffix string) (string, error) {
 }
 
 // withScratch creates the database of databaseURL, which must not exist, checkpoints, so that
-// each load starts with no dirty buffers of the one before, runs f, and drops the database.
-func withScratch(ctx context.Context, databaseURL string, logf func(string, ...any), f func() error) (err error) {
+// each load starts with no dirty buffers of the one before, runs f, records the database's size
+// in l, and drops the database.
+func withScratch(ctx context.Context, databaseURL string, l *loadTiming, logf func(string, ...any), f func() error) (err error) {
 	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
 		return err
@@ -136,5 +139,8 @@ func withScratch(ctx context.Context, databaseURL string, logf func(string, ...a
 	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
 		return fmt.Errorf("checkpoint before the load: %w", err)
 	}
-	return f()
+	if err := f(); err != nil {
+		return err
+	}
+	return conn.QueryRow(ctx, "SELECT pg_database_size($1)", cfg.Database).Scan(&l.Bytes)
 }

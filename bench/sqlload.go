@@ -23,9 +23,12 @@ import (
 type loadTiming struct {
 	Rows    int64
 	Seconds float64
+	Bytes   int64 // the database's size after it: the two loads' rows should be about as wide
 }
 
 func (l loadTiming) RowsPerSecond() float64 { return float64(l.Rows) / max(l.Seconds, 1e-9) }
+
+func (l loadTiming) MiB() float64 { return float64(l.Bytes) / (1 << 20) }
 
 // sqlLoadTables are the tables both loads fill, parents first.
 var sqlLoadTables = []string{"users", "products", "product_images", "conversations", "conversation_participants", "messages"}
