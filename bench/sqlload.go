@@ -12,11 +12,12 @@ import (
 	"github.com/partizap/vendor-inbox/models/database"
 )
 
-// The SQL-only load is the yardstick of the seed: what PostgreSQL itself takes to fill the same
-// tables with as many rows of about the same width, generated in the server by INSERT … SELECT
-// over generate_series, with the indexes and constraints built after the rows. No client can
-// load faster than the server makes rows itself, so the seed's rows/s over this one's says how
-// far the seed is from what PostgreSQL can do on this machine at this moment.
+// The SQL-only load is the yardstick of the seed: what PostgreSQL takes to fill the same tables
+// with as many rows of about the same width by itself, generated in the server by INSERT …
+// SELECT over generate_series, with no client, protocol or parsing, and the indexes and
+// constraints built after the rows. Measured minutes apart in the same run, the seed's rows/s
+// over this one's says how close the seed comes to what PostgreSQL can load on this machine at
+// that moment, whatever else the machine is doing.
 
 // loadTiming is one load of the comparison: its rows and how long they took, from a freshly
 // created database (migrations included) to statistics collected.
@@ -33,7 +34,8 @@ func (l loadTiming) MiB() float64 { return float64(l.Bytes) / (1 << 20) }
 // sqlLoadTables are the tables both loads fill, parents first.
 var sqlLoadTables = []string{"users", "products", "product_images", "conversations", "conversation_participants", "messages"}
 
-// sqlLoadMaintenanceWorkMem is what both loads give their index builds.
+// sqlLoadMaintenanceWorkMem is what the index builds get: the same as the seed's
+// (maintenanceWorkMem in models/seed).
 const sqlLoadMaintenanceWorkMem = "256MB"
 
 // sqlLoadStatements fill the tables with the seed's row counts for the options, which replace

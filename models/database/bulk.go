@@ -22,7 +22,8 @@ type DeferredIndexes struct {
 // them. The definitions are read from the catalogue (pg_get_indexdef, pg_get_constraintdef, as in
 // pg_indexes and pg_dump), so that Restore makes the schema the migrations made, whatever they
 // define. CHECK and NOT NULL constraints stay: checked row by row they cost little, and adding
-// one back would scan its table. Tables must be names tx can resolve. PostgreSQL only.
+// one back would scan its table; so do exclusion constraints and their indexes. Tables must be
+// names tx can resolve. PostgreSQL only.
 //
 // Until Restore, nothing enforces the uniqueness or the references: the caller must load rows
 // that satisfy them, and Restore's checks then fail the transaction if it did not.
