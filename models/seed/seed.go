@@ -62,7 +62,8 @@ type Summary struct {
 	BusiestVendorID int64 `json:"busiest_vendor_id"` // vendor with most conversations; ties -> lowest id
 
 	// DurationSeconds is the wall time of the load: from the start of the transaction to its
-	// commit, generation included. RowsPerSecond is Rows() over it.
+	// commit, generation and (on PostgreSQL) the index builds included. RowsPerSecond is Rows()
+	// over it.
 	DurationSeconds float64 `json:"duration_seconds"`
 	RowsPerSecond   float64 `json:"rows_per_second"`
 	// VacuumSeconds is the wall time of the statistics collection after the commit
