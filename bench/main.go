@@ -93,7 +93,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.DeepPage, "deep-page", 500, "rest-deep and floor-deep read this page of 20 (the cursor is found by paging from the first)")
 	fs.StringVar(&o.Out, "out", "", "report to write (default: BENCHMARKS.md at the repository root)")
 	fs.StringVar(&o.Chart, "chart", "", "SVG chart to write (default: bench/latency.svg at the repository root)")
-	fs.BoolVar(&o.SeedCompare, "seed-compare", false, "also seed a scratch database and SQL-load another with as many rows, and report both rows/s (a few minutes more)")
+	fs.BoolVar(&o.SeedCompare, "seed-compare", false, "also seed a scratch database and SQL-load another with as many rows, and report both rows/s (about two minutes more at the default size)")
 	fs.BoolVar(&o.SeedCompareOnly, "seed-compare-only", false, "run only the -seed-compare comparison and print it; no report is written")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err

@@ -126,8 +126,8 @@ var defaultNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 // continues from max(id) by itself.
 //
 // On PostgreSQL the rows are streamed with COPY over one connection of db's pool, into the
-// tables stripped of their indexes and foreign keys, which are rebuilt after the rows exactly as
-// the migrations define them (read from the catalogue before they are dropped); and the
+// tables stripped of their indexes, keys and foreign keys, which are rebuilt after the rows
+// exactly as the migrations define them (read from the catalogue before they are dropped); and the
 // service's statement_timeout is lifted for Seed's own statements: a bulk load's statements,
 // its wait for a concurrent Seed and the VACUUM after it may take far longer than a request's.
 // For the same reason its statements are not bounded by database.DBOptions.Timeout.
