@@ -65,6 +65,10 @@ type options struct {
 	Out           string
 	Chart         string
 	PlansOnly     bool
+	// SeedCompare runs the seed against the SQL-only load (compareSeed) before the load tests;
+	// SeedCompareOnly runs only that, and prints it instead of writing the report.
+	SeedCompare     bool
+	SeedCompareOnly bool
 
 	// Args are the flags as given, to quote the command in the report.
 	Args []string
@@ -93,6 +97,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Out, "out", "", "report to write (default: BENCHMARKS.md at the repository root)")
 	fs.StringVar(&o.Chart, "chart", "", "SVG chart to write (default: bench/latency.svg at the repository root)")
 	fs.BoolVar(&o.PlansOnly, "plans", false, "only measure the plans of the service's statements and print them: no load, no report")
+	fs.BoolVar(&o.SeedCompare, "seed-compare", false, "also seed a scratch database and SQL-load another with as many rows, and report both rows/s (about two minutes more at the default size)")
+	fs.BoolVar(&o.SeedCompareOnly, "seed-compare-only", false, "run only the -seed-compare comparison and print it; no report is written")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -199,6 +205,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	var seedCmp *seedComparison
+	if opts.SeedCompare || opts.SeedCompareOnly {
+		if seedCmp, err = compareSeed(ctx, opts, server, logf); err != nil {
+			return fmt.Errorf("seed comparison: %w", err)
+		}
+		logf("%s", seedCmp)
+		if opts.SeedCompareOnly {
+			fmt.Fprintln(stdout, seedCmp)
+			return nil
+		}
+	}
 	data, err := ensureDataset(ctx, opts, server, logf)
 	if err != nil {
 		return err
@@ -264,6 +281,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		When:      time.Now().UTC(),
 		FloorPlan: floorPlan,
 		Plans:     plans,
+		Seed:      seedCmp,
 	}
 	if err := writeChart(opts.Chart, r); err != nil {
 		return fmt.Errorf("chart: %w", err)

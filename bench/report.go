@@ -67,6 +67,8 @@ type report struct {
 	When      time.Time
 	FloorPlan string // EXPLAIN (ANALYZE, BUFFERS) of the floor's first page of 20
 	Plans     []statementPlan
+
+	Seed *seedComparison // the seed against the SQL-only load; nil unless -seed-compare
 }
 
 func (r *report) find(name string, clients int) *measurement {
@@ -213,6 +215,7 @@ func (r *report) render(w io.Writer, notes string) {
 	p("")
 	p("Every request is the busiest vendor's (a session from `vendor-inbox session --user %d`).", d.BusiestVendorID)
 	p("")
+	r.renderSeed(p)
 	p("## Commands")
 	p("")
 	p("```sh")

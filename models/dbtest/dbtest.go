@@ -127,3 +127,29 @@ func ExpireSession(t testing.TB, db *gorm.DB, id string) {
 		t.Fatalf("expire session: %v (%d rows)", res.Error, res.RowsAffected)
 	}
 }
+
+// Schema lists the indexes and constraints of db's public schema, with their comments, one
+// sorted line each, as the catalogue defines them: two databases that list the same have the
+// same indexes and constraints. PostgreSQL only.
+func Schema(t testing.TB, db *gorm.DB) []string {
+	t.Helper()
+	var lines []string
+	err := db.Raw(`
+		SELECT format('index %s on %s: %s; valid %s, clustered %s, replica identity %s; comment %L',
+		              i.indexrelid::regclass, i.indrelid::regclass, pg_get_indexdef(i.indexrelid),
+		              i.indisvalid, i.indisclustered, i.indisreplident, obj_description(i.indexrelid, 'pg_class'))
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+		WHERE c.relnamespace = 'public'::regnamespace
+		UNION ALL
+		SELECT format('constraint %s on %s: %s; deferrable %s, deferred %s, validated %s, index %s; comment %L',
+		              c.conname, c.conrelid::regclass, pg_get_constraintdef(c.oid),
+		              c.condeferrable, c.condeferred, c.convalidated, coalesce(nullif(c.conindid, 0)::regclass::text, 'none'),
+		              obj_description(c.oid, 'pg_constraint'))
+		FROM pg_constraint c
+		WHERE c.connamespace = 'public'::regnamespace
+		ORDER BY 1`).Scan(&lines).Error
+	if err != nil {
+		t.Fatalf("read the schema: %v", err)
+	}
+	return lines
+}

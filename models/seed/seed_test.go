@@ -148,9 +148,6 @@ func TestSeedCounts(t *testing.T) {
 	}
 }
 
-// seededTables are the tables Seed fills, parents first.
-var seededTables = []string{"users", "products", "product_images", "conversations", "conversation_participants", "messages"}
-
 // tableRows renders every row of every seeded table, one line per row in primary key order, in a
 // form that depends on the values alone: not on the dialect, the driver's types or time zones.
 func tableRows(t *testing.T, db *gorm.DB) map[string][]string {
@@ -688,20 +685,81 @@ func TestSeedReportsProgress(t *testing.T) {
 	var progress bytes.Buffer
 	sum := mustSeed(t, db, Options{Vendors: 2, Conversations: 30, Messages: 3, Seed: 1, Progress: &progress})
 	lines := strings.Split(strings.TrimSuffix(progress.String(), "\n"), "\n")
-	want := []string{
-		fmt.Sprintf("seed: 100%%: 60 of 60 conversations, %d rows in ", sum.Rows()),
-		fmt.Sprintf("seed: committed %d rows in ", sum.Rows()),
-		"seed: statistics collected in ",
+	// Each line starts with its prefix and, when rate is set, has the rate after the time.
+	type line struct {
+		prefix string
+		rate   bool
 	}
+	want := []line{{fmt.Sprintf("seed: 100%%: 60 of 60 conversations, %d rows in ", sum.Rows()), true}}
+	if dbtest.Dialect(t) == database.Postgres {
+		want = append(want, line{fmt.Sprintf("seed: %d rows copied in ", sum.Rows()), false})
+	}
+	want = append(want, line{fmt.Sprintf("seed: committed %d rows in ", sum.Rows()), true}, line{"seed: statistics collected in ", false})
 	if len(lines) != len(want) {
 		t.Fatalf("progress:\n%s\nwant %d lines", progress.String(), len(want))
 	}
-	for i, line := range lines {
-		if !strings.HasPrefix(line, want[i]) || (i < 2 && !strings.HasSuffix(line, " rows/s)") && !strings.Contains(line, " rows/s);")) {
-			t.Errorf("progress line %d: %q, want %q…rows/s", i+1, line, want[i])
+	for i, got := range lines {
+		w := want[i]
+		if !strings.HasPrefix(got, w.prefix) || (w.rate && !strings.HasSuffix(got, " rows/s)") && !strings.Contains(got, " rows/s);")) {
+			t.Errorf("progress line %d: %q, want %q…", i+1, got, w.prefix)
 		}
 	}
 }
+
+// TestSeedLeavesTheMigrationsSchema checks that the indexes and constraints Seed drops for its
+// load on PostgreSQL come back as the migrations define them, and that a Seed failing with
+// them dropped leaves them, and no rows, behind.
+func TestSeedLeavesTheMigrationsSchema(t *testing.T) {
+	t.Parallel()
+	_, fresh := dbtest.NewOn(t, database.Postgres)
+	want := dbtest.Schema(t, fresh)
+	// The listing itself is checked on a few lines of each kind the migrations make.
+	for _, line := range []string{
+		"constraint messages_conversation_id_sender_id_fkey on messages: FOREIGN KEY (conversation_id, sender_id) REFERENCES conversation_participants(conversation_id, user_id) ON DELETE CASCADE; deferrable f, deferred f, validated t, index conversation_participants_pkey; comment NULL",
+		"constraint products_id_seller_id_key on products: UNIQUE (id, seller_id); deferrable f, deferred f, validated t, index products_id_seller_id_key; comment NULL",
+		"index messages_unread_idx on messages: CREATE INDEX messages_unread_idx ON public.messages USING btree (conversation_id, sender_id) WHERE (NOT is_read); valid t, clustered f, replica identity f; comment NULL",
+		"index users_pkey on users: CREATE UNIQUE INDEX users_pkey ON public.users USING btree (id); valid t, clustered f, replica identity f; comment NULL",
+	} {
+		if !slices.Contains(want, line) {
+			t.Fatalf("the migrated schema:\n%s\nlacks\n%s", strings.Join(want, "\n"), line)
+		}
+	}
+
+	opts := Options{Vendors: 3, Conversations: 1000, BusiestConversations: 3000, Messages: 4, Seed: 1}
+	for _, tt := range []struct {
+		name  string
+		fail  bool // cancel Seed at its first progress line, between two COPYs
+		users int64
+	}{
+		{"seeded", false, 9},
+		{"failed", true, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, db := dbtest.NewOn(t, database.Postgres)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			o := opts
+			if tt.fail {
+				o.Progress = writerFunc(func(p []byte) (int, error) { cancel(); return len(p), nil })
+			}
+			_, err := Seed(ctx, db, o)
+			if tt.fail != (err != nil) {
+				t.Fatalf("Seed: error %v, want one: %v", err, tt.fail)
+			}
+			if got := dbtest.Schema(t, db); !slices.Equal(got, want) {
+				t.Errorf("schema after Seed:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			if n := count(t, db, "SELECT count(*) FROM users"); n != tt.users {
+				t.Errorf("users = %d, want %d", n, tt.users)
+			}
+		})
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // TestSeedOnPostgresOutlastsTheStatementTimeout seeds through a pool whose statement_timeout
 // (DB_STATEMENT_TIMEOUT) is shorter than Seed's wait for a concurrent writer's lock: Seed lifts
@@ -751,5 +809,125 @@ func TestSeedOnPostgresOutlastsTheStatementTimeout(t *testing.T) {
 	}
 	if setting != "100ms" {
 		t.Errorf("after Seed the pool's connection has statement_timeout %s, want 100ms", setting)
+	}
+}
+
+// recordSink records the ids of the rows of each call it gets, and fails the call numbered
+// failAt (from 1; 0: none).
+type recordSink struct {
+	calls  []string
+	failAt int
+}
+
+func record[T any](r *recordSink, table string, rows []T, id func(*T) int64) error {
+	call := table
+	for i := range rows {
+		call += " " + strconv.FormatInt(id(&rows[i]), 10)
+	}
+	r.calls = append(r.calls, call)
+	if len(r.calls) == r.failAt {
+		return errors.New("stored nothing")
+	}
+	return nil
+}
+
+func (r *recordSink) users(rows []models.User) error {
+	return record(r, "users", rows, func(u *models.User) int64 { return u.ID })
+}
+func (r *recordSink) products(rows []models.Product) error {
+	return record(r, "products", rows, func(p *models.Product) int64 { return p.ID })
+}
+func (r *recordSink) images(rows []models.ProductImage) error {
+	return record(r, "images", rows, func(i *models.ProductImage) int64 { return i.ID })
+}
+func (r *recordSink) conversations(rows []models.Conversation) error {
+	return record(r, "conversations", rows, func(c *models.Conversation) int64 { return c.ID })
+}
+func (r *recordSink) participants(rows []models.Participant) error {
+	return record(r, "participants", rows, func(p *models.Participant) int64 { return p.ConversationID })
+}
+func (r *recordSink) messages(rows []models.Message) error {
+	return record(r, "messages", rows, func(m *models.Message) int64 { return m.ID })
+}
+
+// TestPipeSinkStoresInOrderAndStopsAtAnError checks that pipeSink passes the calls on in order,
+// with rows the caller may overwrite at once, and that after a failed call it stores nothing
+// more and returns that error.
+func TestPipeSinkStoresInOrderAndStopsAtAnError(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name      string
+		failAt    int
+		wantCalls []string
+	}{
+		{"no error", 0, []string{"users 1 2", "messages 1", "users 3 4", "messages 2", "users 5 6", "messages 3"}},
+		{"the third call fails", 3, []string{"users 1 2", "messages 1", "users 3 4"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			next := &recordSink{failAt: tt.failAt}
+			p := newPipeSink(next)
+			// One slice for every call, rewritten at once, as the generator does.
+			users, messages := make([]models.User, 2), make([]models.Message, 1)
+			var sendErr error
+			for i := range int64(3) {
+				users[0].ID, users[1].ID, messages[0].ID = 2*i+1, 2*i+2, i+1
+				if sendErr = errors.Join(p.users(users), p.messages(messages)); sendErr != nil {
+					break
+				}
+			}
+			err := p.close()
+			if !slices.Equal(next.calls, tt.wantCalls) {
+				t.Errorf("calls %q, want %q", next.calls, tt.wantCalls)
+			}
+			if tt.failAt == 0 {
+				if err != nil || sendErr != nil {
+					t.Errorf("errors %v and %v, want none", sendErr, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != "stored nothing" || (sendErr != nil && sendErr.Error() != "stored nothing") {
+				t.Errorf("close: %v (a call: %v), want the failed call's error", err, sendErr)
+			}
+		})
+	}
+}
+
+// TestSeedRowsAreFixed pins the rows of two small data sets by their hashes, so that a change
+// to the generator that changes the data (a draw more or less, another order) is seen: the
+// same options must give the same rows from one version to the next, not only within one.
+// Update the hashes only with a change that is meant to change the data (the last: migration
+// 0002's seller_unread_count and client_mutation_id, in conversations' and messages' rows).
+func TestSeedRowsAreFixed(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		opts Options
+		want map[string]string
+	}{
+		{Options{Vendors: 3, Conversations: 10, Messages: 6, Seed: 42}, map[string]string{
+			"users":                     "65ddbf7a94a550a031c19ad89e789985769d1ed31214ff5a6f97f7cfc87aca5f",
+			"products":                  "6a9a504f3b5a20973ad4c5bcb04bbab3a62bb05899552f31a123fcc11d5c710d",
+			"product_images":            "5a47f2359e5e41162b24bf81a20a370bb038d6b13ad9d59f78f3a5969fad9dd7",
+			"conversations":             "8bf4564ffd41c55ea74122e0e1e6251cb1b31dbe7c547eb7f7f6892146a2c442",
+			"conversation_participants": "bc2a78e01814b68609a9ade25e99c8448c20be2a0ff35adf369f3a0bbea0729b",
+			"messages":                  "7c63d51e133b3b303bc08f463e440cc9720dc3c055a5c1b9176dd931660188de",
+		}},
+		{Options{Vendors: 2, Conversations: 5, BusiestConversations: 40, Messages: 30, Seed: 7}, map[string]string{
+			"users":                     "4e436786cc7722ba97243ddbc54215e6217fb970fac41f777d066ef9d9bbaa63",
+			"products":                  "b21f88a7e18d90fc71a0d6f1e76de1b117f7f08318e43b439648fc6e67ecfd50",
+			"product_images":            "987dca6f03ca8acdc817585f399a91bd2d54caa5f5596a8aef1901042965c436",
+			"conversations":             "8a4c959e9193e53bb596521ec3e93e393753ddce3a1de3d6ccd89cdabf4cf31f",
+			"conversation_participants": "b0f532dffdc296e8a773c11d3a5aed3256ccd7b392193a6a9efd2be363dfac39",
+			"messages":                  "e46d0db890fb5940c2a9255e1cf6dd1922d2cf1d2f2d95e37d878848451faa9e",
+		}},
+	} {
+		t.Run(fmt.Sprintf("%+v", tt.opts), func(t *testing.T) {
+			t.Parallel()
+			_, db := dbtest.New(t)
+			mustSeed(t, db, tt.opts)
+			if got := tableHashes(t, db); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("table hashes:\n%#v\nwant\n%#v", got, tt.want)
+			}
+		})
 	}
 }
