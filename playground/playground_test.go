@@ -985,6 +985,14 @@ func TestPlaygroundInChromium(t *testing.T) {
 		t.Errorf("no headers editor: %q", tools)
 	}
 	b.screenshot("playground")
+
+	// 3. A mistake is underlined, from the page's own files (Monaco's underlines are data: URLs,
+	// which the policy blocks; see playground.css): checkContained fails on any blocked one.
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(__MONACO.editor.getModels().find(m => m.uri.path.endsWith('-operation.graphql')).setValue('{ viewer { displayNam } }'), true)`)); err != nil {
+		t.Fatal(err)
+	}
+	b.poll("the mistake is underlined from a file of the page",
+		`[...document.querySelectorAll('.graphiql-query-editor .squiggly-error')].some(e => getComputedStyle(e).maskImage.includes('/playground/assets/'))`)
 	b.checkContained()
 }
 
