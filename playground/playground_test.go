@@ -312,17 +312,81 @@ func TestExampleQueryIsTheREADMEs(t *testing.T) {
 		t.Errorf("README.md's example query differs from playground/src/example.graphql:\n%s", example)
 	}
 	// and the build has it: a stale dist/ fails here (run make playground).
-	literal, _ := json.Marshal(string(example))
-	found := false
+	if !builtScriptsHold(string(example)) {
+		t.Error("no built script holds playground/src/example.graphql: dist/ is stale, run make playground")
+	}
+}
+
+// builtScriptsHold says whether a script of dist/ has text as a string literal, as Vite bundles
+// a file imported with ?raw: in quotes, or in backquotes (a template literal, which escapes
+// backslashes, backquotes and ${).
+func builtScriptsHold(text string) bool {
+	literal, _ := json.Marshal(text)
+	template := "`" + strings.NewReplacer(`\`, `\\`, "`", "\\`", "${", `\${`).Replace(text) + "`"
 	entries, _ := fs.ReadDir(dist, "dist/assets")
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), ".js") {
 			b, _ := fs.ReadFile(dist, "dist/assets/"+e.Name())
-			found = found || bytes.Contains(b, literal) || bytes.Contains(b, []byte("`"+string(example)+"`"))
+			if bytes.Contains(b, literal) || bytes.Contains(b, []byte(template)) {
+				return true
+			}
 		}
 	}
-	if !found {
-		t.Error("no built script holds playground/src/example.graphql: dist/ is stale, run make playground")
+	return false
+}
+
+// exampleTabs are the playground's tabs after the first (src/examples/tabs.js), in order: the
+// title GraphiQL gives each (its operation's name) and the name of its files in src/examples/,
+// an operation (.graphql) and its variables (.json).
+var exampleTabs = []struct{ title, file string }{
+	{"Thread", "thread"},
+	{"Reply", "reply"},
+	{"MarkRead", "mark-read"},
+	{"Unread", "unread"},
+}
+
+// readExample is an example tab's operation and variables.
+func readExample(t *testing.T, file string) (query, variables string) {
+	t.Helper()
+	q, err := os.ReadFile(filepath.Join("src", "examples", file+".graphql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := os.ReadFile(filepath.Join("src", "examples", file+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(q), string(v)
+}
+
+// TestExampleTabsAreBuilt: each example tab's files are valid and in the build as they are in
+// src/examples/ (a stale dist/ fails here: run make playground), and exampleTabs lists them all.
+func TestExampleTabsAreBuilt(t *testing.T) {
+	t.Parallel()
+	listed := map[string]bool{}
+	for _, tab := range exampleTabs {
+		listed[tab.file+".graphql"], listed[tab.file+".json"] = true, true
+		query, variables := readExample(t, tab.file)
+		if !json.Valid([]byte(variables)) {
+			t.Errorf("src/examples/%s.json is not JSON", tab.file)
+		}
+		if !strings.Contains(query, "query "+tab.title+"(") && !strings.Contains(query, "mutation "+tab.title+"(") {
+			t.Errorf("src/examples/%s.graphql is not the operation %s", tab.file, tab.title)
+		}
+		for name, text := range map[string]string{".graphql": query, ".json": variables} {
+			if !builtScriptsHold(text) {
+				t.Errorf("no built script holds playground/src/examples/%s%s: dist/ is stale, run make playground", tab.file, name)
+			}
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join("src", "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if name := e.Name(); name != "tabs.js" && !listed[name] {
+			t.Errorf("src/examples/%s is not in exampleTabs", name)
+		}
 	}
 }
 
@@ -985,7 +1049,109 @@ func TestPlaygroundInChromium(t *testing.T) {
 		t.Errorf("no headers editor: %q", tools)
 	}
 	b.screenshot("playground")
+
+	// 3. The messaging examples have a tab each, and each runs as it is on the demo data.
+	titles := []string{"Inbox"}
+	for _, tab := range exampleTabs {
+		titles = append(titles, tab.title)
+	}
+	b.poll("the tabs are "+strings.Join(titles, ", "),
+		`[...document.querySelectorAll('.graphiql-tab-button')].map(b => b.innerText.trim()).join() === `+jsString(strings.Join(titles, ",")))
+	for _, tab := range exampleTabs {
+		query, variables := readExample(t, tab.file)
+		if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.Search(`//button[contains(@class, "graphiql-tab-button")][normalize-space() = `+jsString(tab.title)+`]`))); err != nil {
+			t.Fatalf("click the %s tab: %v", tab.title, err)
+		}
+		// GraphiQL takes the operation's name from the editor 100ms after a change, and saves the
+		// editor's text in localStorage just before: until then, run would send the previous tab's.
+		b.poll("the "+tab.title+" tab shows its operation and variables",
+			editorJS+`('operation.graphql') === `+jsString(query)+` && `+editorJS+`('variables.json') === `+jsString(variables)+
+				` && `+editorJS+`('response.json') === '' && localStorage.getItem('graphiql:query') === `+jsString(query))
+		b.click(`.graphiql-execute-button`)
+		b.poll("the "+tab.title+" tab's result", `(() => { try { return !!JSON.parse(`+editorJS+`('response.json')) } catch { return false } })()`)
+		var res struct {
+			Data   map[string]json.RawMessage
+			Errors []json.RawMessage
+		}
+		if err := json.Unmarshal([]byte(b.editorValue("response.json")), &res); err != nil || len(res.Errors) > 0 || len(res.Data) == 0 {
+			t.Fatalf("%s: %v, result:\n%s", tab.title, err, b.editorValue("response.json"))
+		}
+		checkExampleResult(t, tab.title, variables, res.Data)
+	}
+	b.screenshot("examples")
+
+	// 4. A mistake is underlined, from the page's own files (Monaco's underlines are data: URLs,
+	// which the policy blocks; see playground.css): checkContained fails on any blocked one.
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(__MONACO.editor.getModels().find(m => m.uri.path.endsWith('-operation.graphql')).setValue('{ viewer { displayNam } }'), true)`)); err != nil {
+		t.Fatal(err)
+	}
+	b.poll("the mistake is underlined from a file of the page",
+		`[...document.querySelectorAll('.graphiql-query-editor .squiggly-error')].some(e => getComputedStyle(e).maskImage.includes('/playground/assets/'))`)
 	b.checkContained()
+}
+
+// editorJS is a JavaScript function of the page that returns the text of the GraphiQL editor
+// whose model is named name (operation.graphql, variables.json, response.json).
+const editorJS = `(name => (globalThis.__MONACO?.editor.getModels() ?? []).find(m => m.uri.path.endsWith('-' + name))?.getValue())`
+
+func (b *browser) editorValue(name string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](editorJS+`(`+jsString(name)+`) ?? ''`))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return v
+}
+
+// checkExampleResult checks what an example tab's result says, beyond having no errors: what
+// its comment promises, on a fresh copy of the demo data, after the tabs before it ran.
+func checkExampleResult(t *testing.T, title, variables string, data map[string]json.RawMessage) {
+	t.Helper()
+	var vars struct {
+		ID    string
+		Input struct{ ConversationID, Text, ClientMutationID string }
+	}
+	if err := json.Unmarshal([]byte(variables), &vars); err != nil {
+		t.Fatal(err)
+	}
+	type message struct{ ID, Text string }
+	switch title {
+	case "Thread":
+		var got *struct {
+			ID       string
+			Messages struct{ Nodes []message }
+		}
+		if json.Unmarshal(data["node"], &got); got == nil || got.ID != vars.ID || len(got.Messages.Nodes) == 0 {
+			t.Errorf("Thread: %s, want the conversation %s with its messages", data["node"], vars.ID)
+		}
+	case "Reply":
+		var got struct {
+			ClientMutationID string
+			Message          message
+			Conversation     struct {
+				ID          string
+				LastMessage message
+			}
+		}
+		json.Unmarshal(data["sendMessage"], &got)
+		if got.Message.ID == "" || got.Message.Text != vars.Input.Text || got.ClientMutationID != vars.Input.ClientMutationID ||
+			got.Conversation.ID != vars.Input.ConversationID || got.Conversation.LastMessage != got.Message {
+			t.Errorf("Reply: %s, want the message %q sent in %s as its last message", data["sendMessage"], vars.Input.Text, vars.Input.ConversationID)
+		}
+	case "MarkRead":
+		var got struct{ Conversation struct{ UnreadCount *int } }
+		if json.Unmarshal(data["markConversationRead"], &got); got.Conversation.UnreadCount == nil || *got.Conversation.UnreadCount != 0 {
+			t.Errorf("MarkRead: %s, want unreadCount 0", data["markConversationRead"])
+		}
+	case "Unread":
+		var viewer struct{ UnreadConversationsCount int }
+		var list struct{ TotalCount int }
+		json.Unmarshal(data["viewer"], &viewer)
+		json.Unmarshal(data["vendorConversations"], &list)
+		if list.TotalCount == 0 || viewer.UnreadConversationsCount != list.TotalCount {
+			t.Errorf("Unread: badge %d, list of %d; want the same, not 0", viewer.UnreadConversationsCount, list.TotalCount)
+		}
+	}
 }
 
 // TestPlaygroundWithoutIntrospectionInChromium: with introspection off the page still loads,

@@ -1,5 +1,6 @@
 // The playground page: GraphiQL 5 over this service's /graphql, with the browser's cookies
-// (same origin), the README's example query, and a bar that says who is signed in.
+// (same origin), a tab of the README's example query and tabs of messaging examples, and a bar
+// that says who is signed in.
 //
 // Everything here is bundled by Vite into dist/ and served by the Go server from the binary:
 // the page loads nothing from any other host.
@@ -11,7 +12,7 @@ import { DocsIcon } from '@graphiql/react';
 import 'graphiql/setup-workers/vite';
 import 'graphiql/style.css';
 import './playground.css';
-import exampleQuery from './example.graphql?raw';
+import { exampleTabs } from './examples/tabs.js';
 
 // The server fills these in (see playground.go); the defaults serve `vite build --watch` setups.
 const meta = (name, fallback) => document.querySelector(`meta[name="partizap:${name}"]`)?.content ?? fallback;
@@ -130,7 +131,9 @@ function App() {
       <Bar />
       <GraphiQL
         fetcher={fetcher}
-        defaultQuery={exampleQuery}
+        defaultTabs={exampleTabs}
+        // Open on the variables: every example but the first has some.
+        defaultEditorToolsVisibility="variables"
         isHeadersEditorEnabled
         plugins={[HISTORY_PLUGIN]}
         {...(introspection ? {} : { schema: null, referencePlugin: DOCS_OFF_PLUGIN })}
