@@ -3,6 +3,7 @@ package models_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/partizap/vendor-inbox/models"
@@ -71,6 +72,44 @@ func TestGenericPlansSuitEveryViewer(t *testing.T) {
 		// below the factor of 100 between the two inboxes.
 		if b > 2*q+40 {
 			t.Errorf("statement %d touches %d rows for the busy vendor and %d for the quiet one under its generic plan:\n%s", i+1, b, q, busy[i].sql)
+		}
+	}
+}
+
+// TestUnreadInboxReadsItsIndex: the badge and the unread inbox's page are ranges of
+// conversations_unread_inbox_idx, whatever share of the inbox is unread.
+func TestUnreadInboxReadsItsIndex(t *testing.T) {
+	t.Parallel()
+	_, db := dbtest.NewOn(t, database.Postgres)
+	ctx := context.Background()
+	if _, err := seed.Seed(ctx, db, seed.Options{Vendors: 3, Conversations: 30, BusiestConversations: 3000, Messages: 3, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var recorded []string
+	var vars [][]any
+	if err := database.ObserveStatements(db, func(sql string, v []any) {
+		recorded, vars = append(recorded, sql), append(vars, slices.Clone(v))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	store := models.NewStore(db)
+	first := 20
+	if _, err := store.UnreadConversationsCount(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.VendorConversations(ctx, 1, models.PageArgs{First: &first, Filter: models.InboxFilter{UnreadOnly: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(recorded) != 2 {
+		t.Fatalf("%d statements, want 2", len(recorded))
+	}
+	for i, sql := range recorded {
+		var plan string
+		if err := db.Raw("EXPLAIN (FORMAT JSON) "+sql, vars[i]...).Row().Scan(&plan); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(plan, `"Index Name": "conversations_unread_inbox_idx"`) || strings.Contains(plan, `"Node Type": "Sort"`) || strings.Contains(plan, "Seq Scan") {
+			t.Errorf("%s\ndoes not read a range of conversations_unread_inbox_idx:\n%s", sql, plan)
 		}
 	}
 }

@@ -2,6 +2,8 @@ package loaders
 
 import (
 	"context"
+	"errors"
+	"sync"
 
 	"github.com/graph-gophers/dataloader/v7"
 )
@@ -11,6 +13,9 @@ type Loader[K comparable, V any] struct {
 	*dataloader.Loader[K, V]
 	batch dataloader.BatchFunc[K, V]
 	cache *dataloader.InMemoryCache[K, V]
+	// claim orders Prefetch's look-up-and-claim of missing keys, so that concurrent prefetches
+	// (sibling root fields run at once) load each key once: the later waits for the earlier.
+	claim sync.Mutex
 }
 
 func newLoader[K comparable, V any](batch dataloader.BatchFunc[K, V]) *Loader[K, V] {
@@ -29,11 +34,18 @@ func (l *Loader[K, V]) Get(ctx context.Context, key K) (V, error) {
 	return l.Load(ctx, key)()
 }
 
-// Prefetch loads every key not already loaded in one batch, now, and primes the loader with the
+// Prefetch loads every key not already loaded or being loaded in one batch, now, and caches the
 // results; it returns the values of all keys in order. An empty or fully cached key set costs no
-// query.
+// query. A key another Prefetch is loading is waited for, not loaded again.
 func (l *Loader[K, V]) Prefetch(ctx context.Context, keys []K) ([]V, error) {
+	type slot struct {
+		v   V
+		err error
+	}
 	var missing []K
+	var slots []*slot
+	loaded := make(chan struct{})
+	l.claim.Lock()
 	seen := make(map[K]bool, len(keys))
 	for _, k := range keys {
 		if seen[k] {
@@ -41,24 +53,30 @@ func (l *Loader[K, V]) Prefetch(ctx context.Context, keys []K) ([]V, error) {
 		}
 		seen[k] = true
 		if _, ok := l.cache.Get(ctx, k); !ok {
-			missing = append(missing, k)
+			// Claimed: the cache answers for k once this batch is in.
+			s := &slot{}
+			missing, slots = append(missing, k), append(slots, s)
+			l.cache.Set(ctx, k, func() (V, error) { <-loaded; return s.v, s.err })
 		}
 	}
+	l.claim.Unlock()
 	if len(missing) > 0 {
-		for i, r := range l.batch(ctx, missing) {
-			if r.Error != nil {
-				return nil, r.Error
+		func() {
+			// Whatever happens to the batch (a panic included), the keys claimed are answered.
+			defer close(loaded)
+			for _, s := range slots {
+				s.err = errBatchFailed
 			}
-			l.Prime(ctx, missing[i], r.Data)
-		}
+			for i, r := range l.batch(ctx, missing) {
+				slots[i].v, slots[i].err = r.Data, r.Error
+			}
+		}()
 	}
-	// Every key is cached now: read the cache itself, not through Load, which would allocate
-	// a request for each key only to find it there.
 	values := make([]V, len(keys))
 	for i, k := range keys {
 		thunk, ok := l.cache.Get(ctx, k)
 		if !ok {
-			thunk = l.Load(ctx, k)
+			thunk = l.Load(ctx, k) // cleared meanwhile (nothing clears today)
 		}
 		v, err := thunk()
 		if err != nil {
@@ -68,6 +86,8 @@ func (l *Loader[K, V]) Prefetch(ctx context.Context, keys []K) ([]V, error) {
 	}
 	return values, nil
 }
+
+var errBatchFailed = errors.New("loaders: the batch loading this key failed")
 
 // one builds a batch function from a query returning the found rows in any order: each key gets
 // the row with that key, or V's zero value (nil) when there is none.

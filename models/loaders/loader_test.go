@@ -3,10 +3,13 @@ package loaders
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
 )
 
 // row is what the fake queries of these tests return.
@@ -427,5 +430,52 @@ func TestPrefetchOfMany(t *testing.T) {
 	}
 	if b := tb.batches(); len(b) != 1 {
 		t.Fatalf("batch calls = %v, want one", b)
+	}
+}
+
+// TestConcurrentPrefetchesLoadEachKeyOnce: a prefetch of keys another prefetch is loading
+// waits for them instead of loading them again (sibling root fields prefetch at once), and
+// loads only the others.
+func TestConcurrentPrefetchesLoadEachKeyOnce(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var calls [][]int64
+	started, release := make(chan struct{}), make(chan struct{})
+	l := newLoader(func(_ context.Context, keys []int64) []*dataloader.Result[string] {
+		mu.Lock()
+		calls = append(calls, slices.Clone(keys))
+		first := len(calls) == 1
+		mu.Unlock()
+		if first {
+			close(started)
+			<-release
+		}
+		out := make([]*dataloader.Result[string], len(keys))
+		for i, k := range keys {
+			out[i] = &dataloader.Result[string]{Data: fmt.Sprint("v", k)}
+		}
+		return out
+	})
+	ctx := context.Background()
+	type result struct {
+		values []string
+		err    error
+	}
+	a, b := make(chan result, 1), make(chan result, 1)
+	go func() { v, err := l.Prefetch(ctx, []int64{1, 2}); a <- result{v, err} }()
+	<-started // 1 and 2 are claimed by the first prefetch, which is still loading them
+	go func() { v, err := l.Prefetch(ctx, []int64{2, 3, 1}); b <- result{v, err} }()
+	select {
+	case r := <-b:
+		t.Fatalf("the second prefetch returned %v before the keys it shares were loaded", r)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	ra, rb := <-a, <-b
+	if ra.err != nil || rb.err != nil || !slices.Equal(ra.values, []string{"v1", "v2"}) || !slices.Equal(rb.values, []string{"v2", "v3", "v1"}) {
+		t.Fatalf("prefetches gave %v and %v", ra, rb)
+	}
+	if want := [][]int64{{1, 2}, {3}}; !slices.EqualFunc(calls, want, slices.Equal) {
+		t.Errorf("batches %v, want %v", calls, want)
 	}
 }
