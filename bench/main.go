@@ -244,6 +244,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if b.session, err = signIn(ctx, server, opts.DatabaseURL, data.BusiestVendorID); err != nil {
 		return err
 	}
+	var writerID, writerConversation int64
+	if err := b.pg.QueryRow(ctx, `SELECT seller_id, id FROM conversations WHERE seller_id <> $1
+		ORDER BY updated_at DESC, id DESC LIMIT 1`, data.BusiestVendorID).Scan(&writerID, &writerConversation); err != nil {
+		return fmt.Errorf("a conversation of another vendor for the send scenario: %w", err)
+	}
+	if b.writer, err = signIn(ctx, server, opts.DatabaseURL, writerID); err != nil {
+		return err
+	}
+	b.writerConversation = models.GlobalID(models.TypeConversation, writerConversation)
 	floorPlan, err := explainFloor(ctx, opts.DatabaseURL, b.session)
 	if err != nil {
 		return fmt.Errorf("explain the floor: %w", err)

@@ -184,6 +184,10 @@ type bench struct {
 	metricsURL string // the service's METRICS_ADDR: /metrics and /debug/pprof/
 	floorURL   string
 	session    string // the busiest vendor's PARTIZAP_SESSION
+	// writer is another vendor's session and the newest of their conversations, which the
+	// send scenario writes in: away from the inbox every other scenario reads, which its
+	// messages would otherwise change from run to run.
+	writer, writerConversation string
 	// application is the application_name of the service's and the floor's connections; pg
 	// asks PostgreSQL which backends are other clients' (cpu.go).
 	application string

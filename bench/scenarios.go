@@ -179,7 +179,7 @@ func (b *bench) prepare(ctx context.Context, deepPage int, logf func(string, ...
 	if err != nil {
 		return nil, err
 	}
-	reply, err := b.sendTarget(nodeID)
+	reply, err := b.sendTarget()
 	if err != nil {
 		return nil, err
 	}
@@ -201,9 +201,7 @@ func (b *bench) prepare(ctx context.Context, deepPage int, logf func(string, ...
 		{Name: floor20, Request: "the floor: " + fmt.Sprintf(restReq, 20), Target: b.restTarget(b.floorURL, 20, ""), Floor: true},
 		{Name: floor100, Request: "the floor: " + fmt.Sprintf(restReq, 100), Target: b.restTarget(b.floorURL, 100, ""), Floor: true},
 		{Name: floorDeep, Request: "the floor: " + fmt.Sprintf(deepReq, deepPage), Target: b.restTarget(b.floorURL, 20, deep), Floor: true},
-		// Last: its writes move the conversation it writes in, and nothing measured after it
-		// reads the inbox.
-		{Name: send, Request: "POST /graphql, sendMessage in conversation " + nodeID + " (a new clientMutationId each), reading back the payload", Target: reply},
+		{Name: send, Request: "POST /graphql, sendMessage as another vendor in their newest conversation " + b.writerConversation + " (a new clientMutationId each), reading back the payload", Target: reply},
 	}
 
 	bodies := map[string][]byte{}
@@ -315,13 +313,15 @@ func (b *bench) measure(ctx context.Context, scenarios []scenario, opts options,
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// sendTarget is a sendMessage as the busiest vendor into conversationID, each request with a
-// key of its own, so each writes a message.
-func (b *bench) sendTarget(conversationID string) (target, error) {
+// sendTarget is a sendMessage as the writer vendor into their conversation, each request with
+// a key of its own, so each writes a message.
+func (b *bench) sendTarget() (target, error) {
 	t, err := b.graphQLTarget(sendQuery, nil)
 	if err != nil {
 		return target{}, err
 	}
+	conversationID := b.writerConversation
+	t.Header.Set("Cookie", httpserver.SessionCookie+"="+b.writer)
 	run := time.Now().UnixNano()
 	var n atomic.Int64
 	t.Body = nil
