@@ -83,6 +83,14 @@ func measurePlans(ctx context.Context, databaseURL, session string) ([]statement
 	if _, err := store.MessagesByID(ctx, viewer.ID, []int64{page.Items[0].LastMessage.ID}); err != nil {
 		return nil, err
 	}
+	// Unread counts are counted for a buyer's view; a seller's page reads them on its rows.
+	ids := make([]int64, len(page.Items))
+	for i, c := range page.Items {
+		ids[i] = c.ID
+	}
+	if _, err := store.UnreadCounts(ctx, viewer.ID, ids); err != nil {
+		return nil, err
+	}
 
 	// The floor's one statement, to see what its plans cost beside the service's.
 	floorSQL, floorArgs := floor.New(nil, nil).FirstPage(session, first)
@@ -162,7 +170,8 @@ func renderPlans(w io.Writer, plans []statementPlan) {
 	}
 	fmt.Fprintf(w, "## The service's statements and their plans\n\n")
 	fmt.Fprintf(w, "Each statement of one REST page of 20 of the busiest vendor's inbox, in the order a request\n")
-	fmt.Fprintf(w, "runs them, and of node(id) of its newest conversation and message, run through the service's\n")
+	fmt.Fprintf(w, "runs them, of node(id) of its newest conversation and message, and the unread count of a buyer's\n")
+	fmt.Fprintf(w, "view of the page (a seller's page reads it on its rows), run through the service's\n")
 	fmt.Fprintf(w, "own Store, then prepared and measured by `EXPLAIN (ANALYZE, BUFFERS)` under each kind of plan\n")
 	fmt.Fprintf(w, "(median of %d runs, after one): a generic plan is made once per connection and reused; a custom\n", planRuns)
 	fmt.Fprintf(w, "plan is made for each execution's arguments, and its planning is paid every time. \"auto\" is\n")

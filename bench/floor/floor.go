@@ -105,7 +105,9 @@ func floorQuery(withCursor bool) string {
 		[2]string{"product", product},
 		[2]string{"participants", "(SELECT '[' || string_agg(" + userJSON("u") + ", ',' ORDER BY cp.joined_at, cp.user_id) || ']' FROM conversation_participants cp JOIN users u ON u.id = cp.user_id WHERE cp.conversation_id = c.id)"},
 		[2]string{"last_message", "coalesce((SELECT " + message + " FROM messages m WHERE m.conversation_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1), 'null')"},
-		[2]string{"unread_count", "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.sender_id <> c.seller_id AND NOT m.is_read)::text"},
+		// The page is the viewer's inbox as the seller: their unread count is the read state
+		// kept on the conversation, as the service reads it.
+		[2]string{"unread_count", "c.seller_unread_count::text"},
 		[2]string{"created_at", jsonTime("c.created_at")},
 		[2]string{"updated_at", jsonTime("c.updated_at")},
 	)
@@ -117,7 +119,7 @@ func floorQuery(withCursor bool) string {
 	return `WITH viewer AS MATERIALIZED (
 	SELECT user_id FROM sessions WHERE id_hash = $1 AND expires_at > now()
 ), page AS MATERIALIZED (
-	SELECT c.id, c.product_id, c.seller_id, c.created_at, c.updated_at,
+	SELECT c.id, c.product_id, c.seller_id, c.created_at, c.updated_at, c.seller_unread_count,
 		row_number() OVER (ORDER BY c.updated_at DESC, c.id DESC) AS n
 	FROM conversations c
 	WHERE c.seller_id = (SELECT user_id FROM viewer) ` + after + `

@@ -95,11 +95,23 @@ func (l *Loaders) PrefetchConversations(ctx context.Context, convs []*models.Con
 		return err
 	}
 	if f.UnreadCount {
-		counts, err := l.UnreadCountByConversationID.Prefetch(ctx, ids)
+		// The seller's count is kept on the conversation (SellerUnreadCount, exact in every
+		// write's transaction): only the others' are counted.
+		var others []*models.Conversation
+		var otherIDs []int64
+		for _, c := range convs {
+			if c.SellerID == l.viewerID {
+				c.UnreadCount = c.SellerUnreadCount
+				l.UnreadCountByConversationID.Prime(ctx, c.ID, c.UnreadCount)
+			} else {
+				others, otherIDs = append(others, c), append(otherIDs, c.ID)
+			}
+		}
+		counts, err := l.UnreadCountByConversationID.Prefetch(ctx, otherIDs)
 		if err != nil {
 			return err
 		}
-		for i, c := range convs {
+		for i, c := range others {
 			c.UnreadCount = counts[i]
 		}
 	}
