@@ -589,7 +589,7 @@ func TestVendorInboxPrefetch(t *testing.T) {
 		{"last message", loaders.ConversationFields{LastMessage: true}, 2},
 		{"message sender", loaders.ConversationFields{MessageSender: true}, 3},                         // messages, users
 		{"seller and sender", loaders.ConversationFields{ProductSeller: true, MessageSender: true}, 4}, // one users statement for both
-		{"unread count", loaders.ConversationFields{UnreadCount: true}, 1}, // the seller's: on the page's rows
+		{"unread count", loaders.ConversationFields{UnreadCount: true}, 1},                             // the seller's: on the page's rows
 		{"every field", loaders.AllConversationFields, 5},
 	}
 	for _, tt := range tests {
