@@ -64,11 +64,9 @@ func ensureDataset(ctx context.Context, opts options, server string, logf func(s
 func createDatabase(ctx context.Context, cfg *pgx.ConnConfig, logf func(string, ...any)) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	admin := cfg.Copy()
-	admin.Database = "postgres"
-	conn, err := pgx.ConnectConfig(ctx, admin)
+	conn, err := connectAdmin(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("connect to the server's postgres database: %w", err)
+		return err
 	}
 	defer conn.Close(context.Background())
 	var exists bool
@@ -81,6 +79,18 @@ func createDatabase(ctx context.Context, cfg *pgx.ConnConfig, logf func(string, 
 	logf("creating database %q", cfg.Database)
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{cfg.Database}.Sanitize())
 	return err
+}
+
+// connectAdmin connects to the `postgres` database of cfg's server, where databases are created
+// and dropped (never from inside themselves).
+func connectAdmin(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	admin := cfg.Copy()
+	admin.Database = "postgres"
+	conn, err := pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the server's postgres database: %w", err)
+	}
+	return conn, nil
 }
 
 func hasUsers(ctx context.Context, databaseURL string) (bool, error) {

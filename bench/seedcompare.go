@@ -108,11 +108,9 @@ func withScratch(ctx context.Context, databaseURL string, l *loadTiming, logf fu
 	if err != nil {
 		return err
 	}
-	admin := cfg.Copy()
-	admin.Database = "postgres"
-	conn, err := pgx.ConnectConfig(ctx, admin)
+	conn, err := connectAdmin(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("connect to the server's postgres database: %w", err)
+		return err
 	}
 	defer conn.Close(context.Background())
 	name := pgx.Identifier{cfg.Database}.Sanitize()

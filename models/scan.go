@@ -1,6 +1,8 @@
 package models
 
 import (
+	"slices"
+
 	"gorm.io/gorm"
 )
 
@@ -38,6 +40,32 @@ func (c *Conversation) targets() []any {
 func (m *Message) targets() []any {
 	return []any{&m.ID, &m.ConversationID, &m.SenderID, &m.Text, &m.ImageURL, &m.IsRead, &m.IsDelivered, &m.CreatedAt, &m.ClientMutationID}
 }
+
+// Columns returns the columns of a model scanned without GORM (a *User, *Product,
+// *ProductImage, *Conversation or *Message), in field order, or nil for another type: what
+// writes every column, such as the seed's COPY, uses the same lists.
+func Columns(model any) []string {
+	var c []string
+	switch model.(type) {
+	case *User:
+		c = userColumns
+	case *Product:
+		c = productColumns
+	case *ProductImage:
+		c = imageColumns
+	case *Conversation:
+		c = conversationColumns
+	case *Message:
+		c = messageColumns
+	}
+	return slices.Clone(c)
+}
+
+// Columns of joined tables, made once: they are part of statements of every page.
+var (
+	participantUserColumns = append([]string{"p.conversation_id"}, qualified("u", userColumns)...)
+	aliasedMessageColumns  = qualified("m", messageColumns)
+)
 
 // qualified is columns prefixed with a table alias.
 func qualified(alias string, columns []string) []string {

@@ -228,7 +228,7 @@ type ConversationUser struct {
 func (s *Store) ParticipantsByConversationID(ctx context.Context, viewerID int64, conversationIDs []int64) ([]ConversationUser, error) {
 	var of []*int64 // each row's conversation, scanned before its user
 	users, err := scanRows[User](s.db.WithContext(ctx).Table("conversation_participants AS p").
-		Select(append([]string{"p.conversation_id"}, qualified("u", userColumns)...)).
+		Select(participantUserColumns).
 		Joins("JOIN users AS u ON u.id = p.user_id").
 		Where("p.conversation_id IN ?", conversationIDs).Where(takesPart("p.conversation_id", viewerID)).
 		Order("p.conversation_id, p.joined_at, p.user_id"),
@@ -291,7 +291,7 @@ func (s *Store) ConversationsByID(ctx context.Context, viewerID int64, ids []int
 
 // MessagesByID returns those of the given messages whose conversation viewerID takes part in.
 func (s *Store) MessagesByID(ctx context.Context, viewerID int64, ids []int64) ([]*Message, error) {
-	messages, err := scanRows[Message](s.db.WithContext(ctx).Table("messages AS m").Select(qualified("m", messageColumns)).
+	messages, err := scanRows[Message](s.db.WithContext(ctx).Table("messages AS m").Select(aliasedMessageColumns).
 		Where("m.id IN ?", ids).Where(takesPart("m.conversation_id", viewerID)), nil)
 	if err != nil {
 		return nil, dbError("load messages", err)

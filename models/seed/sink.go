@@ -75,14 +75,12 @@ type copySink struct {
 }
 
 var (
-	userColumns    = []string{"id", "display_name", "avatar_url", "city_id", "rating", "reviews_count", "products_count", "created_at"}
-	productColumns = []string{"id", "seller_id", "title", "price", "steering", "city_id", "region_id", "district_id",
-		"metro_station_id", "metro_distance_m", "address_id", "published_at", "created_at"}
-	imageColumns = []string{"id", "product_id", "thumbnail_webp", "thumbnail_jpeg", "medium_webp", "medium_jpeg",
-		"large_webp", "large_jpeg", "status", "is_primary", "sort_order"}
-	conversationColumns = []string{"id", "product_id", "seller_id", "created_at", "updated_at", "seller_unread_count"}
+	userColumns         = models.Columns(&models.User{})
+	productColumns      = models.Columns(&models.Product{})
+	imageColumns        = models.Columns(&models.ProductImage{})
+	conversationColumns = models.Columns(&models.Conversation{})
 	participantColumns  = []string{"conversation_id", "user_id", "joined_at"}
-	messageColumns      = []string{"id", "conversation_id", "sender_id", "text", "image_url", "is_read", "is_delivered", "created_at", "client_mutation_id"}
+	messageColumns      = models.Columns(&models.Message{})
 )
 
 func (s *copySink) users(rows []models.User) error {
