@@ -30,7 +30,7 @@ func TestHelpPrintsAndRunsNothing(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"help", []string{"help"}, []string{"Usage:", "vendor-inbox serve", "vendor-inbox migrate", "vendor-inbox seed [flags]", "vendor-inbox session --user ID", "vendor-inbox version", "GRAPHQL_MAX_TOKENS      [2000]", "CURSOR_SECRET"}},
+		{"help", []string{"help"}, []string{"Usage:", "vendor-inbox serve", "vendor-inbox migrate", "vendor-inbox seed [flags]", "vendor-inbox session --user ID", "vendor-inbox version", "GRAPHQL_MAX_TOKENS           [2000]", "CURSOR_SECRET"}},
 		{"--help", []string{"--help"}, []string{"Usage:", "vendor-inbox seed [flags]"}},
 		{"-h", []string{"-h"}, []string{"Usage:", "vendor-inbox seed [flags]"}},
 		{"serve --help", []string{"serve", "--help"}, []string{"Usage: vendor-inbox serve", "Start the HTTP server", "ADDR", "[:8080]"}},

@@ -40,6 +40,13 @@ type config struct {
 
 	CORSAllowedOrigins []string // CORS_ALLOWED_ORIGINS, comma-separated
 
+	LiveUpdates             bool          // LIVE_UPDATES
+	WSInitTimeout           time.Duration // WS_INIT_TIMEOUT
+	WSPingInterval          time.Duration // WS_PING_INTERVAL
+	WSSessionCheckInterval  time.Duration // WS_SESSION_CHECK_INTERVAL
+	WSMaxSubscriptions      int           // WS_MAX_SUBSCRIPTIONS
+	WSMaxConnectionsPerUser int           // WS_MAX_CONNECTIONS_PER_USER
+
 	RequestTimeout     time.Duration // REQUEST_TIMEOUT
 	ShutdownGrace      time.Duration // SHUTDOWN_GRACE
 	DBMaxOpenConns     int           // DB_MAX_OPEN_CONNS
@@ -71,7 +78,13 @@ var settings = []setting{
 	{"GRAPHQL_CACHE_BYTES", "33554432", "bytes each of the parsed-document and persisted-query caches may hold"},
 	{"MAX_BODY_BYTES", "65536", "largest POST /graphql body"},
 	{"SEND_RATE_LIMIT", "30", "messages a sender may send a minute, per instance"},
-	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call with cookies"},
+	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call with cookies, and to open WebSockets"},
+	{"LIVE_UPDATES", "true", "serve subscriptions; on PostgreSQL every write NOTIFYs and each instance keeps one LISTEN connection"},
+	{"WS_INIT_TIMEOUT", "10s", "how long a new WebSocket may take to send connection_init"},
+	{"WS_PING_INTERVAL", "25s", "how often the server pings each WebSocket; one silent for two intervals is closed"},
+	{"WS_SESSION_CHECK_INTERVAL", "30s", "how soon a session that ends (signed out, expired) closes its WebSockets"},
+	{"WS_MAX_SUBSCRIPTIONS", "20", "subscriptions at once on one WebSocket"},
+	{"WS_MAX_CONNECTIONS_PER_USER", "10", "WebSockets one user may hold open on one instance"},
 	{"REQUEST_TIMEOUT", "10s", "deadline of every request"},
 	{"SHUTDOWN_GRACE", "15s", "how long in-flight requests may finish after SIGTERM"},
 	{"DB_MAX_OPEN_CONNS", "20", "connection pool size"},
@@ -211,6 +224,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg.CacheBytes = e.positiveInt("GRAPHQL_CACHE_BYTES")
 	cfg.MaxBodyBytes = e.positiveInt("MAX_BODY_BYTES")
 	cfg.SendRateLimit = e.positiveInt("SEND_RATE_LIMIT")
+	cfg.LiveUpdates = e.bool("LIVE_UPDATES", true)
+	cfg.WSInitTimeout = e.duration("WS_INIT_TIMEOUT", 0)
+	cfg.WSPingInterval = e.duration("WS_PING_INTERVAL", 0)
+	cfg.WSSessionCheckInterval = e.duration("WS_SESSION_CHECK_INTERVAL", 0)
+	cfg.WSMaxSubscriptions = e.positiveInt("WS_MAX_SUBSCRIPTIONS")
+	cfg.WSMaxConnectionsPerUser = e.positiveInt("WS_MAX_CONNECTIONS_PER_USER")
 	cfg.RequestTimeout = e.duration("REQUEST_TIMEOUT", 0)
 	cfg.ShutdownGrace = e.duration("SHUTDOWN_GRACE", 0)
 	cfg.DBMaxOpenConns = e.positiveInt("DB_MAX_OPEN_CONNS")

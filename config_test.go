@@ -30,6 +30,8 @@ func TestLoadConfig(t *testing.T) {
 		c := config{Addr: ":8080", DataDir: "data", CursorSecret: secret, AutoMigrate: true,
 			Introspection: true, MaxTokens: 2000, MaxSelections: 500, MaxDepth: 12, MaxComplexity: 20000, MaxAliases: 30,
 			MaxErrors: 100, CacheBytes: 32 << 20, MaxBodyBytes: 64 << 10, SendRateLimit: 30,
+			LiveUpdates: true, WSInitTimeout: 10 * time.Second, WSPingInterval: 25 * time.Second,
+			WSSessionCheckInterval: 30 * time.Second, WSMaxSubscriptions: 20, WSMaxConnectionsPerUser: 10,
 			RequestTimeout: 10 * time.Second, ShutdownGrace: 15 * time.Second, DBMaxOpenConns: 20,
 			DBTimeout: 2 * time.Second, DBStatementTimeout: 1500 * time.Millisecond}
 		change(&c)

@@ -24,6 +24,7 @@ import (
 	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/database"
+	"github.com/partizap/vendor-inbox/models/live"
 	"github.com/partizap/vendor-inbox/playground"
 	"github.com/partizap/vendor-inbox/resolvers"
 	"github.com/partizap/vendor-inbox/rest"
@@ -47,6 +48,8 @@ type app struct {
 	outages *database.Outages // logs failed-unavailable statements once per interval
 	store   *models.Store
 	cursors *models.Cursors
+	live    *live.Hub // nil when live updates are off
+	listen  bool      // live is fed by a LISTEN connection (PostgreSQL), not by store directly
 	metrics *prometheus.Registry
 	logger  *slog.Logger
 	cfg     config
@@ -88,6 +91,16 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		cursorSecretFile: secretFile,
 		metrics:          prometheus.NewRegistry(),
 		logger:           slog.New(httpserver.RequestIDLogs{Handler: logger.Handler()}),
+	}
+	if cfg.LiveUpdates {
+		// PostgreSQL tells every instance of each write; SQLite has one process to tell.
+		if db.Dialector.Name() == "postgres" {
+			a.live, a.listen = live.NewListenedHub(), true
+			a.store.Announce(models.Announcing{Notify: true})
+		} else {
+			a.live = live.NewHub()
+			a.store.Announce(models.Announcing{Local: a.live.Publish})
+		}
 	}
 	if a.probe, err = database.OpenProbe(cfg.DatabaseURL, readyTimeout, readyMaxAge); err != nil {
 		a.close()
@@ -135,9 +148,17 @@ func (a *app) server() *httpserver.Server {
 			MaxErrors:     a.cfg.MaxErrors,
 			Introspection: a.cfg.Introspection,
 		},
-		GraphQLCacheBytes:  int64(a.cfg.CacheBytes),
-		MaxBodyBytes:       a.cfg.MaxBodyBytes,
-		SendRateLimit:      a.cfg.SendRateLimit,
+		GraphQLCacheBytes: int64(a.cfg.CacheBytes),
+		MaxBodyBytes:      a.cfg.MaxBodyBytes,
+		SendRateLimit:     a.cfg.SendRateLimit,
+		Live:              a.live,
+		WebSocket: httpserver.WebSocketOptions{
+			InitTimeout:           a.cfg.WSInitTimeout,
+			PingInterval:          a.cfg.WSPingInterval,
+			SessionCheckInterval:  a.cfg.WSSessionCheckInterval,
+			MaxSubscriptions:      a.cfg.WSMaxSubscriptions,
+			MaxConnectionsPerUser: a.cfg.WSMaxConnectionsPerUser,
+		},
 		CORSAllowedOrigins: a.cfg.CORSAllowedOrigins,
 		RequestTimeout:     a.cfg.RequestTimeout,
 		ShutdownGrace:      a.cfg.ShutdownGrace,
@@ -163,5 +184,25 @@ func (a *app) handler() http.Handler { return a.server().Handler() }
 // serve serves the service on listener, and /metrics and /debug/pprof/ on metricsListener
 // unless it is nil, until ctx ends, then shuts both down gracefully.
 func (a *app) serve(ctx context.Context, listener, metricsListener net.Listener) error {
-	return a.server().Serve(ctx, listener, metricsListener)
+	srv := a.server()
+	defer a.startListening()() // stopped after the server, whose sockets it feeds
+	return srv.Serve(ctx, listener, metricsListener)
+}
+
+// startListening feeds the live updates' hub from PostgreSQL, where every instance announces
+// its writes, until the returned stop is called. Elsewhere it does nothing: the store feeds the
+// hub itself.
+func (a *app) startListening() (stop func()) {
+	if !a.listen {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := live.Listen(ctx, a.cfg.DatabaseURL, a.live, a.logger); err != nil {
+			a.logger.Error("live updates stopped", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }
 }

@@ -35,6 +35,7 @@ type ResolverRoot interface {
 	MessageConnection() MessageConnectionResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	User() UserResolver
 }
 
@@ -150,6 +151,11 @@ type ComplexityRoot struct {
 		Message          func(childComplexity int) int
 	}
 
+	Subscription struct {
+		InboxUpdated func(childComplexity int) int
+		MessageAdded func(childComplexity int, conversationID string) int
+	}
+
 	User struct {
 		AvatarURL                func(childComplexity int) int
 		CityID                   func(childComplexity int) int
@@ -186,6 +192,10 @@ type QueryResolver interface {
 	Nodes(ctx context.Context, ids []string) ([]models.Node, error)
 	Viewer(ctx context.Context) (*models.User, error)
 	VendorConversations(ctx context.Context, first *int, after *string, last *int, before *string, filter *ConversationFilter) (*ConversationConnection, error)
+}
+type SubscriptionResolver interface {
+	InboxUpdated(ctx context.Context) (<-chan *models.Conversation, error)
+	MessageAdded(ctx context.Context, conversationID string) (<-chan *models.Message, error)
 }
 type UserResolver interface {
 	UnreadConversationsCount(ctx context.Context, obj *models.User) (int, error)
@@ -666,6 +676,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SendMessagePayload.Message(childComplexity), true
 
+	case "Subscription.inboxUpdated":
+		if e.ComplexityRoot.Subscription.InboxUpdated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.InboxUpdated(childComplexity), true
+	case "Subscription.messageAdded":
+		if e.ComplexityRoot.Subscription.MessageAdded == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_messageAdded_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.MessageAdded(childComplexity, args["conversationId"].(string)), true
+
 	case "User.avatarUrl":
 		if e.ComplexityRoot.User.AvatarURL == nil {
 			break
@@ -789,6 +817,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -876,6 +921,29 @@ type Mutation {
   (default: the newest). Idempotent; your own messages are never marked.
   """
   markConversationRead(input: MarkConversationReadInput!): MarkConversationReadPayload!
+}
+
+"""
+Live updates, over a WebSocket on ` + "`" + `/graphql` + "`" + ` (the ` + "`" + `graphql-transport-ws` + "`" + ` protocol of the
+` + "`" + `graphql-ws` + "`" + ` library, or the older ` + "`" + `graphql-ws` + "`" + ` one), signed in with the same ` + "`" + `PARTIZAP_SESSION` + "`" + `
+cookie. Each event is loaded for you when it happens, as a query would answer it.
+
+An event stream ends with an error whose ` + "`" + `extensions.code` + "`" + ` is ` + "`" + `RESYNC` + "`" + ` when this instance may
+have missed events (it lost its connection to the database): refetch what you show, then
+subscribe again. See the README for the socket's close codes.
+"""
+type Subscription {
+  """
+  Your inbox as a seller: the conversation, each time one of yours changes (a message from
+  either side, a read receipt), with its new ` + "`" + `updatedAt` + "`" + `, ` + "`" + `lastMessage` + "`" + ` and your ` + "`" + `unreadCount` + "`" + `;
+  a normalized cache updates the row in place and moves it to the top.
+  """
+  inboxUpdated: Conversation!
+  """
+  Each new message of a conversation you take part in, in the order they were sent.
+  ` + "`" + `NOT_FOUND` + "`" + ` for any other conversation, exactly as for one that does not exist.
+  """
+  messageAdded(conversationId: ID!): Message!
 }
 
 input SendMessageInput {
@@ -1552,6 +1620,20 @@ func (ec *executionContext) field_Query_vendorConversations_args(ctx context.Con
 		return nil, err
 	}
 	args["filter"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_messageAdded_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "conversationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["conversationId"] = arg0
 	return args, nil
 }
 
@@ -3578,6 +3660,82 @@ func (ec *executionContext) _SendMessagePayload_clientMutationId(ctx context.Con
 }
 func (ec *executionContext) fieldContext_SendMessagePayload_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SendMessagePayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _Subscription_inboxUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_inboxUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().InboxUpdated(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Conversation) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖgithubᚗcomᚋpartizapᚋvendorᚑinboxᚋmodelsᚐConversation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_inboxUpdated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_messageAdded(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_messageAdded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().MessageAdded(ctx, fc.Args["conversationId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *models.Message) graphql.Marshaler {
+			return ec.marshalNMessage2ᚖgithubᚗcomᚋpartizapᚋvendorᚑinboxᚋmodelsᚐMessage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_messageAdded(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Message(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_messageAdded_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
@@ -5855,6 +6013,28 @@ func (ec *executionContext) _SendMessagePayload(ctx context.Context, sel ast.Sel
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "inboxUpdated":
+		return ec._Subscription_inboxUpdated(ctx, fields[0])
+	case "messageAdded":
+		return ec._Subscription_messageAdded(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var userImplementors = []string{"User", "Node"}

@@ -96,3 +96,13 @@ type SendMessagePayload struct {
 	Conversation     *models.Conversation `json:"conversation"`
 	ClientMutationID string               `json:"clientMutationId"`
 }
+
+// Live updates, over a WebSocket on `/graphql` (the `graphql-transport-ws` protocol of the
+// `graphql-ws` library, or the older `graphql-ws` one), signed in with the same `PARTIZAP_SESSION`
+// cookie. Each event is loaded for you when it happens, as a query would answer it.
+//
+// An event stream ends with an error whose `extensions.code` is `RESYNC` when this instance may
+// have missed events (it lost its connection to the database): refetch what you show, then
+// subscribe again. See the README for the socket's close codes.
+type Subscription struct {
+}

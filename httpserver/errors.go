@@ -25,6 +25,7 @@ const (
 	CodeBadRequest           = "bad_request"
 	CodeInvalidJSON          = "invalid_json"
 	CodeBatchNotSupported    = "batch_not_supported"
+	CodeForbiddenOrigin      = "forbidden_origin"
 )
 
 // presentation is how one error code is shown over HTTP.
@@ -43,6 +44,8 @@ var presentations = map[string]presentation{
 	models.ETIMEOUT:          {http.StatusGatewayTimeout, "TIMEOUT"},
 	models.ECONFLICT:         {http.StatusConflict, "CONFLICT"},
 	models.ERATELIMITED:      {http.StatusTooManyRequests, "RATE_LIMITED"},
+	models.ELIMIT:            {http.StatusTooManyRequests, "LIMIT_EXCEEDED"},
+	models.ERESYNC:           {http.StatusServiceUnavailable, "RESYNC"},
 	models.EINTERNAL:         {http.StatusInternalServerError, "INTERNAL_SERVER_ERROR"},
 	CodeMethodNotAllowed:     {http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
 	CodeUnsupportedMediaType: {http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"},
@@ -51,6 +54,7 @@ var presentations = map[string]presentation{
 	CodeBadRequest:           {http.StatusBadRequest, "BAD_REQUEST"},
 	CodeInvalidJSON:          {http.StatusBadRequest, "INVALID_JSON"},
 	CodeBatchNotSupported:    {http.StatusBadRequest, "BATCH_NOT_SUPPORTED"},
+	CodeForbiddenOrigin:      {http.StatusForbidden, "FORBIDDEN"},
 }
 
 // Status is the HTTP status of err: that of its code, 500 for anything without one.

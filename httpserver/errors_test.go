@@ -43,6 +43,8 @@ func TestEveryCodeHasItsStatusAndGraphQLCode(t *testing.T) {
 		{models.ETIMEOUT, 504, "TIMEOUT"},
 		{models.ECONFLICT, 409, "CONFLICT"},
 		{models.ERATELIMITED, 429, "RATE_LIMITED"},
+		{models.ELIMIT, 429, "LIMIT_EXCEEDED"},
+		{models.ERESYNC, 503, "RESYNC"},
 		{models.EINTERNAL, 500, "INTERNAL_SERVER_ERROR"},
 		{CodeMethodNotAllowed, 405, "METHOD_NOT_ALLOWED"},
 		{CodeUnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"},
@@ -51,6 +53,7 @@ func TestEveryCodeHasItsStatusAndGraphQLCode(t *testing.T) {
 		{CodeBadRequest, 400, "BAD_REQUEST"},
 		{CodeInvalidJSON, 400, "INVALID_JSON"},
 		{CodeBatchNotSupported, 400, "BATCH_NOT_SUPPORTED"},
+		{CodeForbiddenOrigin, 403, "FORBIDDEN"},
 	}
 	if len(presentations) != len(tests) {
 		t.Fatalf("the table has %d codes and this test %d: test every code", len(presentations), len(tests))

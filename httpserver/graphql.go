@@ -25,10 +25,15 @@ import (
 
 // GraphQL is the GraphQL endpoint, for every method (it refuses those it does not serve): the
 // request rules of graphQLRequests, then the viewer, then gqlgen's executor over the resolvers,
-// with the documents' limits and caches. Its answers are never stored.
+// with the documents' limits and caches. Its answers are never stored. A WebSocket upgrade
+// goes to serveWebSocket instead, which admits it for gqlgen's WebSocket transport.
 func (s *Server) GraphQL() http.Handler {
 	o := s.opts
-	gql := handler.New(graph.NewExecutableSchema(resolvers.NewConfig(o.Store, o.Cursors, o.SendRateLimit)))
+	present := presentGraphQLError(s.logger)
+	gql := handler.New(graph.NewExecutableSchema(resolvers.NewConfig(resolvers.Options{
+		Store: o.Store, Cursors: o.Cursors, SendsPerMinute: o.SendRateLimit, Live: o.Live,
+	})))
+	gql.AddTransport(s.websocketTransport())
 	gql.AddTransport(transport.GET{}) // runs queries only: it refuses mutations, as CSRF demands
 	gql.AddTransport(transport.POST{})
 	if o.GraphQL.Introspection {
@@ -37,12 +42,23 @@ func (s *Server) GraphQL() http.Handler {
 	docs := resolvers.NewDocuments(o.GraphQL, o.GraphQLCacheBytes)
 	docs.Install(gql)
 	s.registerDocumentMetrics(docs)
-	gql.SetErrorPresenter(presentGraphQLError(s.logger))
+	operations, responses := s.socketOperations(present)
+	gql.AroundOperations(operations)
+	gql.AroundResponses(responses)
+	gql.SetErrorPresenter(present)
 	gql.SetRecoverFunc(func(_ context.Context, p any) error {
 		// presentGraphQLError logs it, with its stack, and shows a generic message.
 		return fmt.Errorf("resolver panicked: %v\n%s", p, debug.Stack())
 	})
-	return NoStore(recoverPanics(s.logger, s.writeGraphQLError, s.graphQLRequests(s.WithViewer(gql))))
+	requests := s.graphQLRequests(s.WithViewer(gql))
+	sockets := s.WithViewer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveWebSocket(w, r, gql) }))
+	return NoStore(recoverPanics(s.logger, s.writeGraphQLError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebSocketUpgrade(r) {
+			sockets.ServeHTTP(w, r)
+			return
+		}
+		requests.ServeHTTP(w, r)
+	})))
 }
 
 func (s *Server) writeGraphQLError(w http.ResponseWriter, r *http.Request, err error) {

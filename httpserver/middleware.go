@@ -159,9 +159,14 @@ func cors(allowed []string, next http.Handler) http.Handler {
 }
 
 // deadline bounds every request; the context carries it down to the database, which cancels
-// a statement still running when it passes.
+// a statement still running when it passes. A WebSocket is no request: it lives as long as its
+// client and session, and bounds each operation it carries (socketOperations).
 func deadline(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebSocketUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))

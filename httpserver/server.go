@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/live"
 	"github.com/partizap/vendor-inbox/resolvers"
 )
 
@@ -36,9 +37,11 @@ type Options struct {
 	Logger  *slog.Logger         // wrapped in RequestIDLogs
 
 	GraphQL            resolvers.Limits
-	GraphQLCacheBytes  int64 // each of the parsed-document and persisted-query caches
-	MaxBodyBytes       int   // largest POST /graphql body
-	SendRateLimit      int   // messages a minute per sender (0: no limit)
+	GraphQLCacheBytes  int64     // each of the parsed-document and persisted-query caches
+	MaxBodyBytes       int       // largest POST /graphql body
+	SendRateLimit      int       // messages a minute per sender (0: no limit)
+	Live               *live.Hub // subscriptions' fan-out; nil when live updates are off
+	WebSocket          WebSocketOptions
 	CORSAllowedOrigins []string
 	RequestTimeout     time.Duration
 	ShutdownGrace      time.Duration
@@ -52,9 +55,10 @@ type Probe interface {
 
 // Server routes the service's endpoints behind the middleware every request passes.
 type Server struct {
-	opts   Options
-	logger *slog.Logger
-	mux    *http.ServeMux
+	opts    Options
+	logger  *slog.Logger
+	mux     *http.ServeMux
+	sockets *sockets
 }
 
 // New returns a Server serving /healthz, /readyz and, unless it is served elsewhere, /metrics;
@@ -65,6 +69,7 @@ func New(opts Options) *Server {
 		logger = slog.New(RequestIDLogs{logger.Handler()})
 	}
 	s := &Server{opts: opts, logger: logger, mux: http.NewServeMux()}
+	s.sockets = &sockets{store: opts.Store, logger: logger, maxUser: opts.WebSocket.MaxConnectionsPerUser, interval: opts.WebSocket.SessionCheckInterval}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -150,7 +155,8 @@ func (s *Server) NewHTTPServer(h http.Handler) *http.Server {
 
 // Serve serves the service on listener, and /metrics and /debug/pprof/ on metricsListener
 // unless it is nil, until ctx ends; then both stop accepting and finish their in-flight
-// requests within ShutdownGrace. When either server fails, the other is shut down the same way.
+// requests within ShutdownGrace, and then the WebSockets are closed with CloseGoingAway. When
+// either server fails, the other is shut down the same way.
 func (s *Server) Serve(ctx context.Context, listener, metricsListener net.Listener) error {
 	type served struct {
 		srv      *http.Server
@@ -183,6 +189,11 @@ func (s *Server) Serve(ctx context.Context, listener, metricsListener net.Listen
 		})
 	}
 	wg.Wait()
+	// WebSockets are no in-flight requests to Shutdown: they are closed once those are done,
+	// with a code that tells clients to reconnect (to another instance).
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), socketDrainTimeout)
+	s.sockets.closeAll(drainCtx, CloseGoingAway, "the server is shutting down: reconnect")
+	cancelDrain()
 	if failed != nil {
 		return failed
 	}

@@ -18,6 +18,8 @@ const (
 	ETIMEOUT         = "timeout"
 	ECONFLICT        = "conflict"
 	ERATELIMITED     = "rate_limited"
+	ELIMIT           = "limit_exceeded" // a per-connection or per-user limit, not a rate
+	ERESYNC          = "resync"         // a live stream may have missed events: reload, then subscribe again
 	EINTERNAL        = "internal"
 )
 

@@ -313,18 +313,19 @@ func (s *Store) SendMessage(ctx context.Context, senderID int64, in OutgoingMess
 	if existing, err := s.SentMessage(ctx, senderID, in.ClientMutationID); err != nil || existing != nil {
 		return retried(existing, in, err)
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// The conversation's row lock orders concurrent sends to it (and their times).
+	err = s.announce.write(ctx, s.db, func(tx *gorm.DB) (*Change, error) {
+		// The conversation's row lock orders concurrent sends to it (and their times, and their
+		// announcements).
 		var convs []*Conversation
 		q := tx.Where("id = ?", in.ConversationID).Where(takesPart("conversations.id", senderID))
 		if tx.Dialector.Name() != "sqlite" { // SQLite's writers are serialized by the database lock
 			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 		}
 		if err := q.Find(&convs).Error; err != nil {
-			return err
+			return nil, err
 		}
 		if len(convs) == 0 {
-			return ErrNotParticipant
+			return nil, ErrNotParticipant
 		}
 		conv := convs[0]
 		at := s.now().Truncate(time.Microsecond)
@@ -340,10 +341,10 @@ func (s *Store) SendMessage(ctx context.Context, senderID int64, in OutgoingMess
 			DoNothing:   true,
 		}).Create(msg)
 		if res.Error != nil {
-			return res.Error
+			return nil, res.Error
 		}
 		if res.RowsAffected == 0 {
-			return errRetried
+			return nil, errRetried
 		}
 		unread := gorm.Expr("seller_unread_count")
 		if senderID != conv.SellerID {
@@ -351,10 +352,10 @@ func (s *Store) SendMessage(ctx context.Context, senderID int64, in OutgoingMess
 		}
 		if err := tx.Model(&Conversation{}).Where("id = ?", conv.ID).
 			Updates(map[string]any{"updated_at": at, "seller_unread_count": unread}).Error; err != nil {
-			return err
+			return nil, err
 		}
 		m, created = msg, true
-		return nil
+		return &Change{ConversationID: conv.ID, SellerID: conv.SellerID, MessageID: msg.ID}, nil
 	})
 	switch {
 	case errors.Is(err, errRetried):
@@ -393,37 +394,42 @@ func (s *Store) MarkConversationRead(ctx context.Context, viewerID, conversation
 	if viewerID == 0 {
 		return ErrUnauthenticated
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.announce.write(ctx, s.db, func(tx *gorm.DB) (*Change, error) {
 		var convs []*Conversation
 		q := tx.Where("id = ?", conversationID).Where(takesPart("conversations.id", viewerID))
 		if tx.Dialector.Name() != "sqlite" {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 		}
 		if err := q.Find(&convs).Error; err != nil {
-			return err
+			return nil, err
 		}
 		if len(convs) == 0 {
-			return ErrNotParticipant
+			return nil, ErrNotParticipant
 		}
 		mark := tx.Model(&Message{}).Where("conversation_id = ? AND sender_id <> ? AND NOT is_read", conversationID, viewerID)
 		if upTo != 0 {
 			var bound []*Message
 			if err := tx.Where("id = ? AND conversation_id = ?", upTo, conversationID).Find(&bound).Error; err != nil {
-				return err
+				return nil, err
 			}
 			if len(bound) == 0 {
-				return &Error{Code: EINVALID, Field: "upTo", Message: "upTo is not a message of this conversation"}
+				return nil, &Error{Code: EINVALID, Field: "upTo", Message: "upTo is not a message of this conversation"}
 			}
 			mark = mark.Where("(created_at, id) <= (?, ?)", bound[0].CreatedAt, bound[0].ID)
 		}
-		if err := mark.Updates(map[string]any{"is_read": true, "is_delivered": true}).Error; err != nil {
-			return err
+		marked := mark.Updates(map[string]any{"is_read": true, "is_delivered": true})
+		if marked.Error != nil {
+			return nil, marked.Error
 		}
+		if marked.RowsAffected == 0 {
+			return nil, nil // nothing was unread: nothing changed, nobody is told
+		}
+		change := &Change{ConversationID: conversationID, SellerID: convs[0].SellerID}
 		if viewerID != convs[0].SellerID {
-			return nil // the seller's read state is all the service keeps
+			return change, nil // the seller's read state is all the service keeps
 		}
 		unread := tx.Model(&Message{}).Select("count(*)").Where("conversation_id = ? AND sender_id <> ? AND NOT is_read", conversationID, viewerID)
-		return tx.Model(&Conversation{}).Where("id = ?", conversationID).Update("seller_unread_count", unread).Error
+		return change, tx.Model(&Conversation{}).Where("id = ?", conversationID).Update("seller_unread_count", unread).Error
 	})
 	var e *Error
 	if err != nil && !errors.As(err, &e) {

@@ -21,14 +21,19 @@ const (
 
 // Store runs every query of the service. It is safe for concurrent use.
 type Store struct {
-	db  *gorm.DB
-	now func() time.Time
+	db       *gorm.DB
+	now      func() time.Time
+	announce announcer
 }
 
 // NewStore returns a Store over db.
 func NewStore(db *gorm.DB) *Store {
 	return &Store{db: db, now: func() time.Time { return time.Now().UTC() }}
 }
+
+// Announce makes the store announce every change its writes commit, as a says. Call it before
+// the store is used.
+func (s *Store) Announce(a Announcing) { s.announce.Announcing = a }
 
 // PageArgs selects a page of a list in Relay's terms: First items after After, or Last items
 // before Before. After and Before may be combined; First and Last may not.
@@ -373,6 +378,34 @@ func (s *Store) UserBySession(ctx context.Context, id string) (*User, error) {
 		return nil, ErrUnauthenticated
 	}
 	return users[0], nil
+}
+
+// SessionsAlive says which of the given session ids are still signed in (known and not
+// expired): those it returns. Live connections ask it for all of theirs at once, so that a
+// session that ends closes its sockets.
+func (s *Store) SessionsAlive(ctx context.Context, ids []string) (map[string]bool, error) {
+	const chunk = 1000 // parameters per statement
+	alive := make(map[string]bool, len(ids))
+	for len(ids) > 0 {
+		part := ids[:min(chunk, len(ids))]
+		ids = ids[len(part):]
+		byHash := make(map[string]string, len(part))
+		hashes := make([][]byte, len(part))
+		for i, id := range part {
+			hashes[i] = hashSessionID(id)
+			byHash[string(hashes[i])] = id
+		}
+		var found [][]byte
+		err := s.db.WithContext(ctx).Model(&Session{}).Where("id_hash IN ? AND expires_at > ?", hashes, s.now()).
+			Pluck("id_hash", &found).Error
+		if err != nil {
+			return nil, dbError("check sessions", err)
+		}
+		for _, h := range found {
+			alive[byHash[string(h)]] = true
+		}
+	}
+	return alive, nil
 }
 
 func hashSessionID(id string) []byte {

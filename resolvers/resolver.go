@@ -5,6 +5,7 @@ package resolvers
 import (
 	"github.com/partizap/vendor-inbox/graph"
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/models/live"
 )
 
 // Resolver is the root of the resolvers; its fields are shared by all requests.
@@ -12,12 +13,26 @@ type Resolver struct {
 	Store       *models.Store
 	Cursors     *models.Cursors
 	SendLimiter *SendLimiter
+	// Live fans committed changes out to subscriptions; nil when live updates are off.
+	Live *live.Hub
+
+	views views
 }
 
-// NewConfig returns the executable schema's configuration for store and cursors, sending at
-// most sendsPerMinute messages a minute per sender (0: no limit).
-func NewConfig(store *models.Store, cursors *models.Cursors, sendsPerMinute int) graph.Config {
-	cfg := graph.Config{Resolvers: &Resolver{Store: store, Cursors: cursors, SendLimiter: NewSendLimiter(sendsPerMinute)}}
+// Options are what the resolvers need.
+type Options struct {
+	Store          *models.Store
+	Cursors        *models.Cursors
+	SendsPerMinute int // messages a minute per sender (0: no limit)
+	Live           *live.Hub
+}
+
+// NewConfig returns the executable schema's configuration.
+func NewConfig(o Options) graph.Config {
+	cfg := graph.Config{Resolvers: &Resolver{
+		Store: o.Store, Cursors: o.Cursors, SendLimiter: NewSendLimiter(o.SendsPerMinute),
+		Live: o.Live,
+	}}
 	setComplexity(&cfg.Complexity)
 	return cfg
 }
@@ -31,6 +46,9 @@ func (r *Resolver) MessageConnection() graph.MessageConnectionResolver {
 	return messageConnectionResolver{r}
 }
 func (r *Resolver) User() graph.UserResolver { return userResolver{r} }
+func (r *Resolver) Subscription() graph.SubscriptionResolver {
+	return subscriptionResolver{r}
+}
 func (r *Resolver) ConversationConnection() graph.ConversationConnectionResolver {
 	return connectionResolver{r}
 }
