@@ -364,6 +364,55 @@ func TestLiveUpdatesReachAnotherInstanceInCommitOrder(t *testing.T) {
 	// Nothing twice, nothing more.
 	vendor.quiet(300 * time.Millisecond)
 	buyerSocket.quiet(50 * time.Millisecond)
+	for sample, want := range map[string]float64{
+		"bff_live_changes_total":             6,  // five messages and a read receipt
+		"bff_live_events_delivered_total":    16, // each message to two threads and an inbox; the receipt to the inbox
+		"bff_live_subscriptions":             4,
+		"bff_live_websockets":                2,
+		"bff_live_subscribers_dropped_total": 0,
+		"bff_live_resyncs_total":             0,
+	} {
+		if got := b.metric(sample); got != want {
+			t.Errorf("%s = %v, want %v", sample, got, want)
+		}
+	}
+}
+
+func TestLiveSpeaksTheOlderGraphQLWSProtocolToo(t *testing.T) {
+	t.Parallel()
+	a, b := liveServers(t, nil)
+	conv, buyer := b.firstConversation(1)
+	ctx, cancel := context.WithTimeout(context.Background(), liveWait)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(b.url, "http")+"/graphql", &websocket.DialOptions{
+		Subprotocols: []string{"graphql-ws"},
+		HTTPHeader:   http.Header{"Cookie": {httpserver.SessionCookie + "=" + b.session(1)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	if conn.Subprotocol() != "graphql-ws" {
+		t.Fatalf("negotiated %q", conn.Subprotocol())
+	}
+	c := &wsClient{t: t, conn: conn, messages: make(chan wsMessage, 64)}
+	go c.read()
+	c.send(wsMessage{Type: "connection_init"})
+	if m := c.nextFor(""); m.Type != "connection_ack" {
+		t.Fatalf("got %+v, want connection_ack", m)
+	}
+	payload, _ := json.Marshal(map[string]any{"query": inboxSubscription})
+	c.send(wsMessage{Type: "start", ID: "1", Payload: payload})
+	waitSubscribed(t, b.app.live, 1)
+	p, res := a.send(b.session(buyer), map[string]any{"conversationId": models.GlobalID(models.TypeConversation, conv), "text": "old protocol", "clientMutationId": "old"})
+	if res.Errors != nil {
+		t.Fatal(res.Errors)
+	}
+	m := c.nextFor("1")
+	var e struct{ Data inboxEvent }
+	if err := json.Unmarshal(m.Payload, &e); err != nil || m.Type != "data" || e.Data.InboxUpdated.LastMessage.DatabaseID != p.SendMessage.Message.DatabaseID {
+		t.Errorf("got %s %s, want data with message %d", m.Type, m.Payload, p.SendMessage.Message.DatabaseID)
+	}
 }
 
 func TestLiveEventsCostTheSameStatementsForOneSubscriberOrMany(t *testing.T) {
@@ -627,5 +676,32 @@ func TestLiveResyncsWhenItsListenerIsTerminated(t *testing.T) {
 	var e inboxEvent
 	if codes := sock.event("after", &e); codes != nil || e.InboxUpdated.LastMessage.DatabaseID != p.SendMessage.Message.DatabaseID {
 		t.Errorf("after reconnecting: %+v %v, want the message %d", e, codes, p.SendMessage.Message.DatabaseID)
+	}
+}
+
+func TestLiveDropsASubscriberThatFallsBehind(t *testing.T) {
+	t.Parallel()
+	_, b := liveServers(t, nil)
+	conv, _ := b.firstConversation(1)
+	slow := b.connect(b.session(1))
+	slow.subscribe("inbox", inboxSubscription, nil)
+	other := b.connect(b.session(2))
+	other.subscribe("inbox", inboxSubscription, nil)
+	waitSubscribed(t, b.app.live, 2)
+	// A burst of changes far faster than each can be loaded (one load per event per viewer):
+	// the hub does not wait for vendor 1's subscription and drops it.
+	for range 4 * live.BufferSize {
+		b.app.live.Publish(models.Change{ConversationID: conv, SellerID: 1})
+	}
+	if code, reason := slow.closed(liveWait); code != httpserver.CloseTryAgainLater {
+		t.Errorf("the slow socket was closed with %d %q, want %d", code, reason, httpserver.CloseTryAgainLater)
+	}
+	if got := b.app.live.Stats.Overflowed.Load(); got != 1 {
+		t.Errorf("%d subscribers dropped, want 1", got)
+	}
+	other.quiet(100 * time.Millisecond) // another vendor's socket heard of none of it, and is open
+	other.send(wsMessage{Type: "ping"})
+	if m := other.nextFor(""); m.Type != "pong" {
+		t.Errorf("the other socket answered %+v, want pong", m)
 	}
 }

@@ -70,6 +70,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, logger: logger, mux: http.NewServeMux()}
 	s.sockets = &sockets{store: opts.Store, logger: logger, maxUser: opts.WebSocket.MaxConnectionsPerUser, interval: opts.WebSocket.SessionCheckInterval}
+	s.registerLiveMetrics()
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")

@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	coderws "github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -184,6 +185,36 @@ func (s *Server) socketOperations(present graphql.ErrorPresenterFunc) (graphql.O
 	return operations, responses
 }
 
+// registerLiveMetrics shows the live updates: sockets and subscriptions open, and what the hub
+// did with the changes it heard.
+func (s *Server) registerLiveMetrics() {
+	hub := s.opts.Live
+	if s.opts.Metrics == nil {
+		return
+	}
+	gauge := func(name, help string, v func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, v)
+	}
+	counter := func(name, help string, v *atomic.Int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v.Load()) })
+	}
+	collectors := []prometheus.Collector{
+		gauge("bff_live_websockets", "GraphQL WebSockets open on this instance.", func() float64 { return float64(s.sockets.count()) }),
+	}
+	if hub != nil {
+		collectors = append(collectors,
+			gauge("bff_live_subscriptions", "Subscriptions open on this instance.", func() float64 { return float64(hub.Stats.Active.Load()) }),
+			counter("bff_live_changes_total", "Committed changes this instance heard of (from every instance).", &hub.Stats.Published),
+			counter("bff_live_events_delivered_total", "Changes handed to subscriptions.", &hub.Stats.Delivered),
+			counter("bff_live_subscribers_dropped_total", "Subscriptions dropped for falling too far behind (their sockets closed with 1013).", &hub.Stats.Overflowed),
+			counter("bff_live_resyncs_total", "Times the changes stopped arriving (the listening connection was lost) and every subscription was told to resync.", &hub.Stats.Resyncs),
+		)
+	}
+	for _, c := range collectors {
+		_ = s.opts.Metrics.Register(c) // a server built twice (tests do) registers once
+	}
+}
+
 type socketKey struct{}
 
 func socketFrom(ctx context.Context) *socket {
@@ -287,6 +318,12 @@ func (ss *sockets) remove(s *socket) {
 		close(ss.empty)
 		ss.empty = nil
 	}
+}
+
+func (ss *sockets) count() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.all)
 }
 
 func (ss *sockets) snapshot() []*socket {
