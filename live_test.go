@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -703,5 +704,26 @@ func TestLiveDropsASubscriberThatFallsBehind(t *testing.T) {
 	other.send(wsMessage{Type: "ping"})
 	if m := other.nextFor(""); m.Type != "pong" {
 		t.Errorf("the other socket answered %+v, want pong", m)
+	}
+}
+
+func TestAnOfferToUpgradeToSomethingElseIsAnsweredOverHTTP(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 2, Messages: 1, Seed: 1})
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		query := `{ viewer { databaseId } }`
+		req, _ := http.NewRequest(method, s.url+"/graphql?query="+url.QueryEscape(query), nil)
+		if method == http.MethodPost {
+			req, _ = http.NewRequest(method, s.url+"/graphql", strings.NewReader(`{"query": "`+query+`"}`))
+			req.Header.Set("Content-Type", "application/json")
+		}
+		// What curl --http2 sends to an http:// URL.
+		req.Header.Set("Connection", "Upgrade, HTTP2-Settings")
+		req.Header.Set("Upgrade", "h2c")
+		req.Header.Set("HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA")
+		req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: s.session(s.seed.BusiestVendorID)})
+		if res := s.do(req); string(res.Data) != fmt.Sprintf(`{"viewer":{"databaseId":%d}}`, s.seed.BusiestVendorID) {
+			t.Errorf("%s: %s %+v", method, res.Data, res.Errors)
+		}
 	}
 }

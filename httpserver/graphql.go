@@ -57,6 +57,9 @@ func (s *Server) GraphQL() http.Handler {
 			sockets.ServeHTTP(w, r)
 			return
 		}
+		// Any other upgrade (curl --http2 offers h2c) is declined by answering in HTTP/1.1;
+		// gqlgen would take the header for a WebSocket's.
+		r.Header.Del("Upgrade")
 		requests.ServeHTTP(w, r)
 	})))
 }
