@@ -76,3 +76,17 @@ func TestMigrationsAreNotBoundLikeRequests(t *testing.T) {
 		t.Fatalf("migrate under request bounds: %v %v", applied, err)
 	}
 }
+
+// TestEmbeddedSQLiteIsCurrent: the embedded database is the SQLite go.mod pins (a current one),
+// not the 2023 build the GORM driver alone would bring.
+func TestEmbeddedSQLiteIsCurrent(t *testing.T) {
+	t.Parallel()
+	_, db := dbtest.NewOn(t, database.SQLite)
+	var version string
+	if err := db.Raw("SELECT sqlite_version()").Scan(&version).Error; err != nil {
+		t.Fatal(err)
+	}
+	if version != "3.54.1" {
+		t.Errorf("SQLite %s, want 3.54.1 (modernc.org/sqlite v1.62.0)", version)
+	}
+}
