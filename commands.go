@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"runtime/debug"
@@ -67,7 +66,8 @@ func exitStatus(err error) int {
 
 // run parses the command line and runs the command it names. help, -h and --help, alone or
 // after a command, print what it does and never run anything.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, logger *slog.Logger) error {
+// Logs go to logs, as LOG_FORMAT and LOG_LEVEL say.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, logs io.Writer) error {
 	name := commands[0].name
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
@@ -107,7 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, cfg, logger)
+	a, err := openApp(ctx, cfg, newLogger(logs, cfg.LogFormat, cfg.LogLevel))
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"strings"
 	"testing"
 )
@@ -17,7 +16,7 @@ var unreachable = map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0
 func runCommand(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	err := run(context.Background(), args, func(k string) string { return unreachable[k] }, &out, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err := run(context.Background(), args, func(k string) string { return unreachable[k] }, &out, io.Discard)
 	return out.String(), err
 }
 

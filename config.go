@@ -6,13 +6,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/partizap/vendor-inbox/httpserver"
 )
 
 // config is the service's configuration, read from the environment. settings lists every
@@ -39,6 +45,14 @@ type config struct {
 	SendRateLimit int  // SEND_RATE_LIMIT: messages a minute per sender
 
 	CORSAllowedOrigins []string // CORS_ALLOWED_ORIGINS, comma-separated
+	CORSAllowedHeaders []string // CORS_ALLOWED_HEADERS, comma-separated
+
+	LogFormat string     // LOG_FORMAT: text or json
+	LogLevel  slog.Level // LOG_LEVEL
+	// Tracing: the OTEL_* environment asks for traces (httpserver.TracingRequested).
+	Tracing bool
+	// tracerProvider, when set (by tests), traces in place of the one Tracing would make.
+	tracerProvider trace.TracerProvider
 
 	LiveUpdates             bool          // LIVE_UPDATES
 	WSInitTimeout           time.Duration // WS_INIT_TIMEOUT
@@ -79,6 +93,10 @@ var settings = []setting{
 	{"MAX_BODY_BYTES", "65536", "largest POST /graphql body"},
 	{"SEND_RATE_LIMIT", "30", "messages a sender may send a minute, per instance"},
 	{"CORS_ALLOWED_ORIGINS", "", "comma-separated origins allowed to call with cookies, and to open WebSockets"},
+	{"CORS_ALLOWED_HEADERS", strings.Join(httpserver.BrowserClientHeaders, ","), "comma-separated request headers a cross-origin client may send (the preflight's Access-Control-Allow-Headers)"},
+	{"LOG_FORMAT", "text", "text (logfmt) or json: one line per record, one access-log line per request"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error: the least severe records written"},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "export traces over OTLP/HTTP there (e.g. http://localhost:4318); the other standard OTEL_* variables apply; empty: no tracing, at no cost"},
 	{"LIVE_UPDATES", "true", "serve subscriptions; on PostgreSQL every write NOTIFYs and each instance keeps one LISTEN connection"},
 	{"WS_INIT_TIMEOUT", "10s", "how long a new WebSocket may take to send connection_init"},
 	{"WS_PING_INTERVAL", "25s", "how often the server pings each WebSocket; one silent for two intervals is closed"},
@@ -177,6 +195,41 @@ func (e *environment) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// headers is a comma-separated list of HTTP header names.
+func (e *environment) headers(name string) []string {
+	var names []string
+	for _, h := range strings.Split(e.string(name), ",") {
+		if h = strings.TrimSpace(h); h == "" {
+			continue
+		}
+		if !validHeaderName(h) {
+			e.errs = append(e.errs, fmt.Errorf("%s: %q is not a header name", name, h))
+			continue
+		}
+		names = append(names, h)
+	}
+	return names
+}
+
+// validHeaderName: a token of RFC 9110 (letters, digits and !#$%&'*+-.^_`|~).
+func validHeaderName(h string) bool {
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", c)) {
+			return false
+		}
+	}
+	return h != ""
+}
+
+// newLogger writes records at level and above to w, as logfmt text or JSON lines.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
 func (e *environment) origins(name string) []string {
 	var origins []string
 	for _, o := range strings.Split(e.string(name), ",") {
@@ -209,6 +262,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.DatabaseURL = "sqlite:" + filepath.Join(cfg.DataDir, "partizap.db")
 	}
 	cfg.CORSAllowedOrigins = e.origins("CORS_ALLOWED_ORIGINS")
+	cfg.CORSAllowedHeaders = e.headers("CORS_ALLOWED_HEADERS")
+	switch cfg.LogFormat = e.string("LOG_FORMAT"); cfg.LogFormat {
+	case "text", "json":
+	default:
+		e.errs = append(e.errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", cfg.LogFormat))
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(e.string("LOG_LEVEL"))); err != nil {
+		e.errs = append(e.errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", e.string("LOG_LEVEL")))
+	}
+	e.string("OTEL_EXPORTER_OTLP_ENDPOINT") // listed for help; the exporter reads it, and its siblings
+	cfg.Tracing = httpserver.TracingRequested(getenv)
 	cfg.AutoMigrate = e.bool("AUTO_MIGRATE", true)
 	demoErrs := len(e.errs)
 	cfg.Demo = e.bool("DEMO", embedded)

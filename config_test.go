@@ -30,6 +30,7 @@ func TestLoadConfig(t *testing.T) {
 		c := config{Addr: ":8080", DataDir: "data", CursorSecret: secret, AutoMigrate: true,
 			Introspection: true, MaxTokens: 2000, MaxSelections: 500, MaxDepth: 12, MaxComplexity: 20000, MaxAliases: 30,
 			MaxErrors: 100, CacheBytes: 32 << 20, MaxBodyBytes: 64 << 10, SendRateLimit: 30,
+			CORSAllowedHeaders: httpserver.BrowserClientHeaders, LogFormat: "text", LogLevel: slog.LevelInfo,
 			LiveUpdates: true, WSInitTimeout: 10 * time.Second, WSPingInterval: 25 * time.Second,
 			WSSessionCheckInterval: 30 * time.Second, WSMaxSubscriptions: 20, WSMaxConnectionsPerUser: 10,
 			RequestTimeout: 10 * time.Second, ShutdownGrace: 15 * time.Second, DBMaxOpenConns: 20,
@@ -46,6 +47,11 @@ func TestLoadConfig(t *testing.T) {
 		{"nothing set: embedded database in demo mode, with the demo's key", nil,
 			defaults(func(c *config) {
 				c.DatabaseURL, c.Demo, c.DemoLogin, c.CursorSecret = "sqlite:data/partizap.db", true, true, ""
+			}), ""},
+		{"logs, headers and traces", map[string]string{"DATABASE_URL": "postgres://u@h/db", "CURSOR_SECRET": secret, "LOG_FORMAT": "json", "LOG_LEVEL": "warn",
+			"CORS_ALLOWED_HEADERS": "Content-Type, X-Custom", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"},
+			defaults(func(c *config) {
+				c.DatabaseURL, c.LogFormat, c.LogLevel, c.CORSAllowedHeaders, c.Tracing = "postgres://u@h/db", "json", slog.LevelWarn, []string{"Content-Type", "X-Custom"}, true
 			}), ""},
 		{"PostgreSQL: no demo", map[string]string{"DATABASE_URL": "postgres://u@h/db", "ADDR": ":9000", "CURSOR_SECRET": secret},
 			defaults(func(c *config) { c.DatabaseURL, c.Addr = "postgres://u@h/db", ":9000" }), ""},
@@ -70,6 +76,9 @@ func TestLoadConfig(t *testing.T) {
 		{"bad switch", map[string]string{"DEMO": "yes please"}, config{}, `DEMO must be true or false, not "yes please"`},
 		{"bad number", map[string]string{"GRAPHQL_MAX_DEPTH": "-1"}, config{}, `GRAPHQL_MAX_DEPTH must be a positive integer, not "-1"`},
 		{"bad duration", map[string]string{"REQUEST_TIMEOUT": "10"}, config{}, `REQUEST_TIMEOUT must be a positive duration such as 5s, not "10"`},
+		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, config{}, `LOG_FORMAT must be text or json, not "xml"`},
+		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, config{}, `LOG_LEVEL must be debug, info, warn or error, not "loud"`},
+		{"bad header name", map[string]string{"CORS_ALLOWED_HEADERS": "Content-Type, Bad Header"}, config{}, `CORS_ALLOWED_HEADERS: "Bad Header" is not a header name`},
 		{"every bad setting at once", map[string]string{"DATABASE_URL": "postgres://u@h/db", "CORS_ALLOWED_ORIGINS": "*",
 			"AUTO_MIGRATE": "maybe", "GRAPHQL_MAX_DEPTH": "deep", "REQUEST_TIMEOUT": "-1s"}, config{},
 			`CORS_ALLOWED_ORIGINS: "*" is not an origin like https://app.example.com (a wildcard cannot carry credentials)` + "\n" +
@@ -129,7 +138,7 @@ func TestBadDatabaseURLFailsInOneLine(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := map[string]string{"DATABASE_URL": tt.url, "CURSOR_SECRET": testCursorSecret}
-			err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -252,7 +261,7 @@ func TestDemoCursorKeySurvivesARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"DATA_DIR": damaged}
-	err = run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err = run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	if want := filepath.Join(damaged, "cursor-secret") + " holds no key of at least 32 bytes: delete it, and the next start makes a new one"; err == nil || err.Error() != want {
 		t.Fatalf("start with a damaged key file: %v, want %q", err, want)
 	}
@@ -291,7 +300,7 @@ func TestNoCursorSecretFailsBeforeConnecting(t *testing.T) {
 				"ADDR":          "127.0.0.1:0",
 				"CURSOR_SECRET": tt.secret,
 			}
-			err = run(context.Background(), []string{tt.command}, func(k string) string { return env[k] }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			err = run(context.Background(), []string{tt.command}, func(k string) string { return env[k] }, io.Discard, io.Discard)
 			if err == nil {
 				t.Fatal("run succeeded")
 			}

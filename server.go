@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/httpserver"
@@ -31,9 +32,8 @@ import (
 )
 
 func main() {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, logger)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, program+":", err)
@@ -55,6 +55,9 @@ type app struct {
 	cfg     config
 
 	cursorSecretFile string // where demo mode's generated key is, to say so at start; else empty
+
+	tracer          trace.TracerProvider            // nil when not tracing
+	shutdownTracing func(ctx context.Context) error // flushes the exporter's last spans; nil when none
 }
 
 // Readiness asks the database at most once per readyMaxAge and gives it readyTimeout to answer.
@@ -90,7 +93,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		cursors:          models.NewCursors(secret),
 		cursorSecretFile: secretFile,
 		metrics:          prometheus.NewRegistry(),
-		logger:           slog.New(httpserver.RequestIDLogs{Handler: logger.Handler()}),
+		logger:           slog.New(httpserver.RequestLogs{Handler: logger.Handler()}),
 	}
 	if cfg.LiveUpdates {
 		// PostgreSQL tells every instance of each write; SQLite has one process to tell.
@@ -106,12 +109,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		a.close()
 		return nil, err
 	}
-	queries := prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "bff_db_queries_total",
-		Help: "SQL statements executed against the database.",
-	})
-	a.metrics.MustRegister(queries, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := database.CountStatements(db, queries.Inc); err != nil {
+	if err := a.instrument(ctx, db); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -123,7 +121,53 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	return a, nil
 }
 
+// instrument registers the metrics (the runtime, the build, the pool, every statement) and,
+// when the OTEL_* environment asks for it (or a test gave a provider), traces.
+func (a *app) instrument(ctx context.Context, db *gorm.DB) error {
+	tracer := a.cfg.tracerProvider
+	if tracer == nil && a.cfg.Tracing {
+		provider, err := httpserver.NewTracerProvider(ctx, os.Getenv, version())
+		if err != nil {
+			return err
+		}
+		a.shutdownTracing, tracer = provider.Shutdown, provider
+	}
+	a.tracer = tracer
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	statements := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "bff_db_queries_total",
+		Help: "SQL statements executed against the database.",
+	})
+	durations := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "bff_db_statement_duration_seconds", Help: "How long SQL statements took, by command (SELECT, INSERT, …); failed ones too.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"operation"})
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "bff_build_info", Help: "Always 1: the build serving, in its labels.", ConstLabels: prometheus.Labels{"version": version()},
+	})
+	build.Set(1)
+	a.metrics.MustRegister(statements, durations, build,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(), collectors.NewDBStatsCollector(sqlDB, "vendor_inbox"))
+	telemetry := database.Telemetry{Observe: func(operation string, d time.Duration, _ bool) {
+		statements.Inc()
+		durations.WithLabelValues(operation).Observe(d.Seconds())
+	}}
+	if tracer != nil {
+		telemetry.Tracer = tracer.Tracer("github.com/partizap/vendor-inbox/models/database")
+	}
+	return database.Instrument(db, telemetry)
+}
+
 func (a *app) close() {
+	if a.shutdownTracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = a.shutdownTracing(ctx) // flushes the last spans
+		cancel()
+	}
 	if a.outages != nil {
 		a.outages.Close()
 	}
@@ -160,13 +204,15 @@ func (a *app) server() *httpserver.Server {
 			MaxConnectionsPerUser: a.cfg.WSMaxConnectionsPerUser,
 		},
 		CORSAllowedOrigins: a.cfg.CORSAllowedOrigins,
+		CORSAllowedHeaders: a.cfg.CORSAllowedHeaders,
+		Tracer:             a.tracer,
 		RequestTimeout:     a.cfg.RequestTimeout,
 		ShutdownGrace:      a.cfg.ShutdownGrace,
 		MetricsElsewhere:   a.cfg.MetricsAddr != "",
 	})
-	srv.Handle("/graphql", srv.GraphQL())
-	srv.Handle("/vendor/conversations", httpserver.NoStore(srv.Methods(rest.Methods, srv.WithViewer(&rest.Handler{Cursors: a.cursors, Errors: srv.WriteError}))))
-	srv.Handle("GET /openapi.json", rest.OpenAPIHandler())
+	srv.Handle("/graphql", httpserver.Compress(srv.GraphQL()))
+	srv.Handle("/vendor/conversations", httpserver.Compress(httpserver.NoStore(srv.Methods(rest.Methods, srv.WithViewer(&rest.Handler{Cursors: a.cursors, Errors: srv.WriteError})))))
+	srv.Handle("GET /openapi.json", httpserver.Compress(rest.OpenAPIHandler()))
 	demoLogin := ""
 	if a.cfg.DemoLogin {
 		demoLogin = playground.DemoLoginPath

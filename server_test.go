@@ -1958,7 +1958,7 @@ func TestServeListensOnMetricsAddr(t *testing.T) {
 	}
 	defer taken.Close()
 	env := map[string]string{"DATA_DIR": t.TempDir(), "DEMO": "false", "CURSOR_SECRET": testCursorSecret, "ADDR": "127.0.0.1:0", "METRICS_ADDR": taken.Addr().String()}
-	err = run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err = run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	if want := "METRICS_ADDR: listen tcp " + taken.Addr().String() + ": bind: address already in use"; err == nil || err.Error() != want {
 		t.Fatalf("run = %v, want %q", err, want)
 	}

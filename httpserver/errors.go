@@ -155,10 +155,11 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 
 // writeGraphQLError answers a request refused before GraphQL ran, in GraphQL's error shape.
 // extensions adds to the code (a limit, say).
-func writeGraphQLError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error, extensions map[string]any) {
+// It returns the code it answered with ("" when the client was gone).
+func writeGraphQLError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error, extensions map[string]any) string {
 	e := clientError(r, logger, err)
 	if e == nil {
-		return
+		return ""
 	}
 	ext := map[string]any{"code": GraphQLCode(e)}
 	if e.Field != "" {
@@ -174,6 +175,7 @@ func writeGraphQLError(w http.ResponseWriter, r *http.Request, logger *slog.Logg
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(Status(e))
 	_, _ = w.Write(body)
+	return ext["code"].(string)
 }
 
 // presentGraphQLError is the GraphQL handler's error presenter: domain errors with their code

@@ -22,7 +22,7 @@ import (
 )
 
 // requestLogger is the logger the package's functions get from a Server: with request ids.
-func requestLogger(w io.Writer) *slog.Logger { return slog.New(RequestIDLogs{textHandler(w)}) }
+func requestLogger(w io.Writer) *slog.Logger { return slog.New(RequestLogs{textHandler(w)}) }
 
 // withRequestID is r as requestID passes it on, with id.
 func withRequestID(r *http.Request, id string) *http.Request {

@@ -29,7 +29,7 @@ import (
 // goes to serveWebSocket instead, which admits it for gqlgen's WebSocket transport.
 func (s *Server) GraphQL() http.Handler {
 	o := s.opts
-	present := presentGraphQLError(s.logger)
+	present := s.countErrors(presentGraphQLError(s.logger))
 	gql := handler.New(graph.NewExecutableSchema(resolvers.NewConfig(resolvers.Options{
 		Store: o.Store, Cursors: o.Cursors, SendsPerMinute: o.SendRateLimit, Live: o.Live,
 	})))
@@ -43,6 +43,7 @@ func (s *Server) GraphQL() http.Handler {
 	docs.Install(gql)
 	s.registerDocumentMetrics(docs)
 	operations, responses := s.socketOperations(present)
+	gql.AroundOperations(s.operationTelemetry)
 	gql.AroundOperations(operations)
 	gql.AroundResponses(responses)
 	gql.SetErrorPresenter(present)
@@ -65,7 +66,7 @@ func (s *Server) GraphQL() http.Handler {
 }
 
 func (s *Server) writeGraphQLError(w http.ResponseWriter, r *http.Request, err error) {
-	writeGraphQLError(w, r, s.logger, err, nil)
+	s.countError(writeGraphQLError(w, r, s.logger, err, nil))
 }
 
 // registerDocumentMetrics shows what checking GraphQL documents costs and what the caches hold.
@@ -96,7 +97,7 @@ func (s *Server) registerDocumentMetrics(docs *resolvers.Documents) {
 func (s *Server) graphQLRequests(next http.Handler) http.Handler {
 	maxBody := s.opts.MaxBodyBytes
 	refuse := func(w http.ResponseWriter, r *http.Request, code, field, message string, extensions map[string]any) {
-		writeGraphQLError(w, r, s.logger, &models.Error{Code: code, Field: field, Message: message}, extensions)
+		s.countError(writeGraphQLError(w, r, s.logger, &models.Error{Code: code, Field: field, Message: message}, extensions))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodPost {

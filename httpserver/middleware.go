@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/loaders"
 )
@@ -26,22 +28,26 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// RequestIDLogs adds the request id, when the context has one, to every log record.
-type RequestIDLogs struct{ slog.Handler }
+// RequestLogs adds the request's ids, when the context has them, to every log record: the
+// request id and, when the request is traced, its trace and span ids.
+type RequestLogs struct{ slog.Handler }
 
-func (h RequestIDLogs) Handle(ctx context.Context, r slog.Record) error {
+func (h RequestLogs) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h RequestIDLogs) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return RequestIDLogs{h.Handler.WithAttrs(attrs)}
+func (h RequestLogs) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return RequestLogs{h.Handler.WithAttrs(attrs)}
 }
 
-func (h RequestIDLogs) WithGroup(name string) slog.Handler {
-	return RequestIDLogs{h.Handler.WithGroup(name)}
+func (h RequestLogs) WithGroup(name string) slog.Handler {
+	return RequestLogs{h.Handler.WithGroup(name)}
 }
 
 // requestID gives every request an id, returned as X-Request-ID and quoted by internal errors
@@ -117,9 +123,16 @@ func NoStore(next http.Handler) http.Handler {
 	})
 }
 
+// BrowserClientHeaders are the request headers browser GraphQL clients send (Apollo Client's
+// name, version and CSRF-prevention headers, OpenTelemetry's trace context, our request id):
+// what a preflight allows unless CORS_ALLOWED_HEADERS says otherwise.
+var BrowserClientHeaders = []string{"Content-Type", "Accept", "X-Request-ID", "traceparent", "tracestate",
+	"apollographql-client-name", "apollographql-client-version", "apollo-require-preflight"}
+
 // cors lets the listed origins, and only them, call the API with the browser's cookies.
 // Preflights from them are answered here; from anyone else they are refused.
-func cors(allowed []string, next http.Handler) http.Handler {
+func cors(allowed, headers []string, next http.Handler) http.Handler {
+	allowHeaders := strings.Join(headers, ", ")
 	allow := make(map[string]bool, len(allowed))
 	for _, o := range allowed {
 		allow[o] = true
@@ -152,7 +165,7 @@ func cors(allowed []string, next http.Handler) http.Handler {
 		h.Add("Vary", "Access-Control-Request-Method")
 		h.Add("Vary", "Access-Control-Request-Headers")
 		h.Set("Access-Control-Allow-Methods", "GET, POST")
-		h.Set("Access-Control-Allow-Headers", "Content-Type, Accept, X-Request-ID")
+		h.Set("Access-Control-Allow-Headers", allowHeaders)
 		h.Set("Access-Control-Max-Age", "600")
 		w.WriteHeader(http.StatusNoContent)
 	})

@@ -86,7 +86,7 @@ func TestRequestIDsAreFreshForEachRequest(t *testing.T) {
 	}
 }
 
-func TestRequestIDLogsAddsTheRequestID(t *testing.T) {
+func TestRequestLogsAddsTheRequestID(t *testing.T) {
 	t.Parallel()
 	ctx := context.WithValue(context.Background(), requestIDKey{}, "req-42")
 	tests := []struct {
@@ -108,7 +108,7 @@ func TestRequestIDLogsAddsTheRequestID(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var logs bytes.Buffer
-			tt.log(slog.New(RequestIDLogs{textHandler(&logs)}))
+			tt.log(slog.New(RequestLogs{textHandler(&logs)}))
 			if logs.String() != tt.want {
 				t.Fatalf("logged %q, want %q", logs.String(), tt.want)
 			}
@@ -249,7 +249,7 @@ func TestCORS(t *testing.T) {
 		"Access-Control-Allow-Credentials": {"true"},
 		"Access-Control-Expose-Headers":    {"X-Request-ID"},
 		"Access-Control-Allow-Methods":     {"GET, POST"},
-		"Access-Control-Allow-Headers":     {"Content-Type, Accept, X-Request-ID"},
+		"Access-Control-Allow-Headers":     {"Content-Type, Accept, X-Request-ID, traceparent, tracestate, apollographql-client-name, apollographql-client-version, apollo-require-preflight"},
 		"Access-Control-Max-Age":           {"600"},
 		"Vary":                             {"Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"},
 		"Cache-Control":                    {"private, no-store"},
@@ -287,7 +287,7 @@ func TestCORS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ran := false
-			h := cors(tt.allowed, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }))
+			h := cors(tt.allowed, BrowserClientHeaders, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true }))
 			r := httptest.NewRequest(tt.method, "/graphql", nil)
 			if tt.origin != "" {
 				r.Header.Set("Origin", tt.origin)
@@ -515,7 +515,7 @@ func TestWithViewerKeepsAFailedLookup(t *testing.T) {
 func TestServerLogsEachRequestIDOnce(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
-	for _, logger := range []*slog.Logger{slog.New(textHandler(&logs)), slog.New(RequestIDLogs{textHandler(&logs)})} {
+	for _, logger := range []*slog.Logger{slog.New(textHandler(&logs)), slog.New(RequestLogs{textHandler(&logs)})} {
 		logs.Reset()
 		s := newServer(Options{Logger: logger}, &logs)
 		s.Logger().InfoContext(context.WithValue(context.Background(), requestIDKey{}, "req-1"), "hello")

@@ -22,6 +22,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/live"
@@ -34,7 +37,7 @@ type Options struct {
 	Cursors *models.Cursors
 	Probe   Probe                // readiness: asks the database over a connection of its own
 	Metrics *prometheus.Registry // served at /metrics, unless MetricsElsewhere
-	Logger  *slog.Logger         // wrapped in RequestIDLogs
+	Logger  *slog.Logger         // wrapped in RequestLogs
 
 	GraphQL            resolvers.Limits
 	GraphQLCacheBytes  int64     // each of the parsed-document and persisted-query caches
@@ -43,9 +46,14 @@ type Options struct {
 	Live               *live.Hub // subscriptions' fan-out; nil when live updates are off
 	WebSocket          WebSocketOptions
 	CORSAllowedOrigins []string
+	CORSAllowedHeaders []string // request headers a cross-origin client may send
 	RequestTimeout     time.Duration
 	ShutdownGrace      time.Duration
 	MetricsElsewhere   bool // /metrics is served by MetricsHandler on an address of its own
+	// Tracer traces every request (nil: nothing is traced, at no cost): the HTTP request, its
+	// GraphQL operation and, when the database was instrumented with the same provider, each
+	// statement, joining the caller's trace when the request carries a traceparent.
+	Tracer trace.TracerProvider
 }
 
 // Probe says whether the database answers.
@@ -55,29 +63,35 @@ type Probe interface {
 
 // Server routes the service's endpoints behind the middleware every request passes.
 type Server struct {
-	opts    Options
-	logger  *slog.Logger
-	mux     *http.ServeMux
-	sockets *sockets
+	opts           Options
+	logger         *slog.Logger
+	mux            *http.ServeMux
+	sockets        *sockets
+	metrics        *metrics
+	operationNames operationNames
+	tracer         trace.Tracer // nil when not tracing
 }
 
 // New returns a Server serving /healthz, /readyz and, unless it is served elsewhere, /metrics;
 // the caller mounts the rest with Handle.
 func New(opts Options) *Server {
 	logger := opts.Logger
-	if _, ok := logger.Handler().(RequestIDLogs); !ok {
-		logger = slog.New(RequestIDLogs{logger.Handler()})
+	if _, ok := logger.Handler().(RequestLogs); !ok {
+		logger = slog.New(RequestLogs{logger.Handler()})
 	}
-	s := &Server{opts: opts, logger: logger, mux: http.NewServeMux()}
+	s := &Server{opts: opts, logger: logger, mux: http.NewServeMux(), metrics: newMetrics(opts.Metrics)}
+	if opts.Tracer != nil {
+		s.tracer = opts.Tracer.Tracer("github.com/partizap/vendor-inbox/httpserver")
+	}
 	s.sockets = &sockets{store: opts.Store, logger: logger, maxUser: opts.WebSocket.MaxConnectionsPerUser, interval: opts.WebSocket.SessionCheckInterval}
 	s.registerLiveMetrics()
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	s.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
-	})
-	s.mux.HandleFunc("GET /readyz", s.ready)
+	}))
+	s.Handle("GET /readyz", http.HandlerFunc(s.ready))
 	if !opts.MetricsElsewhere {
-		s.mux.Handle("GET /metrics", s.MetricsHandler())
+		s.Handle("GET /metrics", s.MetricsHandler())
 	}
 	return s
 }
@@ -85,22 +99,31 @@ func New(opts Options) *Server {
 // Logger is the server's logger: the options' one, with request ids.
 func (s *Server) Logger() *slog.Logger { return s.logger }
 
-// Handle mounts h on pattern (http.ServeMux's patterns).
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+// Handle mounts h on pattern (http.ServeMux's patterns); the pattern is the route that metrics,
+// the access log and traces name its requests by.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, routed(pattern, h)) }
 
 // WriteError answers err in the service's JSON error shape (see WriteJSONError).
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	WriteJSONError(w, r, s.logger, err)
 }
 
-// Handler is every route behind the middleware every request passes.
+// Handler is every route behind the middleware every request passes: from the outside, the
+// trace span (when tracing), the request id, the access log and metrics, panics, security
+// headers, CORS and the deadline.
 func (s *Server) Handler() http.Handler {
 	var h http.Handler = s.mux
 	h = deadline(s.opts.RequestTimeout, h)
-	h = cors(s.opts.CORSAllowedOrigins, h)
+	h = cors(s.opts.CORSAllowedOrigins, s.opts.CORSAllowedHeaders, h)
 	h = securityHeaders(h)
 	h = recoverPanics(s.logger, s.WriteError, h)
+	h = s.observe(h)
 	h = requestID(h)
+	if s.opts.Tracer != nil {
+		// Spans are named by route once routed (see routed); a traceparent joins its trace.
+		h = otelhttp.NewHandler(h, "HTTP", otelhttp.WithTracerProvider(s.opts.Tracer),
+			otelhttp.WithPropagators(propagation.TraceContext{}))
+	}
 	return h
 }
 

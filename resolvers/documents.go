@@ -171,10 +171,12 @@ func (d *Documents) MutateOperationParameters(ctx context.Context, params *graph
 // MutateOperationContext prices the operation with its variables, once the document is valid
 // and its expansion bounded, and registers a persisted query that passed.
 func (d *Documents) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
-	if c := complexity.Calculate(ctx, d.schema, op.Operation, op.Variables); c > d.Limits.MaxComplexity {
+	c := complexity.Calculate(ctx, d.schema, op.Operation, op.Variables)
+	if c > d.Limits.MaxComplexity {
 		d.Parsed.Remove(op.RawQuery)
 		return refusal(CodeTooComplex, fmt.Sprintf("the operation's complexity is %d, over the limit of %d", c, d.Limits.MaxComplexity), d.Limits.MaxComplexity, c)
 	}
+	op.Stats.SetExtension(costExtension, c)
 	if hash, ok := op.Stats.GetExtension(persistedQueryHash).(string); ok {
 		d.Persisted.Add(ctx, hash, op.RawQuery)
 	}
@@ -182,6 +184,15 @@ func (d *Documents) MutateOperationContext(ctx context.Context, op *graphql.Oper
 		return timeoutError()
 	}
 	return nil
+}
+
+// costExtension is where MutateOperationContext leaves the operation's cost.
+const costExtension = "partizap:cost"
+
+// OperationCost is the cost (complexity) of op as its limit measured it, once it was admitted.
+func OperationCost(op *graphql.OperationContext) (int, bool) {
+	c, ok := op.Stats.GetExtension(costExtension).(int)
+	return c, ok
 }
 
 // InterceptResponse keeps error lists short: the first MaxErrors, then one that counts the rest.
