@@ -187,31 +187,36 @@ func version() string {
 	return v + " " + info.GoVersion
 }
 
-// serveCommand migrates when AUTO_MIGRATE says so, binds the addresses, greets, and serves
-// until ctx ends.
+// serveCommand binds the addresses first (a busy port is the commonest mistake, found at
+// once), then migrates when AUTO_MIGRATE says so, seeds the demo, greets, and serves until ctx
+// ends.
 func (a *app) serveCommand(ctx context.Context, _ *flag.FlagSet, _ io.Writer) error {
-	if a.cfg.AutoMigrate {
-		if err := a.migrate(ctx); err != nil {
-			return err
-		}
-	}
 	listener, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("listen on ADDR %s: %w (set ADDR to a free address, e.g. ADDR=:8081)", a.cfg.Addr, err)
 	}
 	var metricsListener net.Listener
 	if a.cfg.MetricsAddr != "" {
 		if metricsListener, err = net.Listen("tcp", a.cfg.MetricsAddr); err != nil {
 			listener.Close()
-			return fmt.Errorf("METRICS_ADDR: %w", err)
+			return fmt.Errorf("listen on METRICS_ADDR %s: %w (set METRICS_ADDR to a free address)", a.cfg.MetricsAddr, err)
 		}
 		a.logger.Info("serving /metrics and /debug/pprof/ on their own address only", "addr", metricsListener.Addr().String())
 	}
-	if err := a.greet(ctx, a.cfg, listener.Addr(), os.Stderr); err != nil {
+	closeListeners := func() {
 		listener.Close()
 		if metricsListener != nil {
 			metricsListener.Close()
 		}
+	}
+	if a.cfg.AutoMigrate {
+		if err := a.migrate(ctx); err != nil {
+			closeListeners()
+			return err
+		}
+	}
+	if err := a.greet(ctx, a.cfg, listener.Addr(), os.Stderr); err != nil {
+		closeListeners()
 		return err
 	}
 	return a.serve(ctx, listener, metricsListener)
@@ -282,12 +287,23 @@ const demoSessionTTL = 30 * 24 * time.Hour
 // greet says in a few lines where the service listens, on which database, and, in demo mode,
 // how to sign in (seeding an empty database first).
 func (a *app) greet(ctx context.Context, cfg config, addr net.Addr, w io.Writer) error {
+	// The demo data first: the banner says the service is ready only once it is.
+	seeded := false
+	if cfg.Demo {
+		_, err := seed.Seed(ctx, a.db, demoSeed)
+		if err != nil && !errors.Is(err, seed.ErrNotEmpty) {
+			return fmt.Errorf("seed demo data: %w", err)
+		}
+		seeded = err == nil
+	}
 	base := "http://" + displayAddr(addr)
 	fmt.Fprintf(w, "Partizap vendor inbox listening on %s\n", base)
 	fmt.Fprintf(w, "  database:   %s\n", describeDatabase(cfg.DatabaseURL))
 	fmt.Fprintf(w, "  playground: %s%s\n", base, playground.Path)
 	if cfg.DemoLogin {
 		fmt.Fprintf(w, "  sign in:    %s%s  (opens the playground as the demo vendor; ?user=ID for another user)\n", base, playground.DemoLoginPath)
+	} else {
+		fmt.Fprintf(w, "  sessions:   `%s session --user ID` prints a PARTIZAP_SESSION cookie; DEMO_LOGIN=true would serve browser sign-in at %s%s\n", program, base, playground.DemoLoginPath)
 	}
 	if a.cursorSecretFile != "" {
 		fmt.Fprintf(w, "  cursors:    signed with the demo key in %s (outside demo mode, set CURSOR_SECRET)\n", a.cursorSecretFile)
@@ -295,10 +311,8 @@ func (a *app) greet(ctx context.Context, cfg config, addr net.Addr, w io.Writer)
 	if !cfg.Demo {
 		return nil
 	}
-	if _, err := seed.Seed(ctx, a.db, demoSeed); err == nil {
+	if seeded {
 		fmt.Fprintf(w, "  demo data:  seeded %d vendors with %d conversations each\n", demoSeed.Vendors, demoSeed.Conversations)
-	} else if !errors.Is(err, seed.ErrNotEmpty) {
-		return fmt.Errorf("seed demo data: %w", err)
 	}
 	vendor, n, err := a.store.BusiestVendor(ctx)
 	if err != nil || vendor == nil {

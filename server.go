@@ -217,7 +217,24 @@ func (a *app) server() *httpserver.Server {
 	if a.cfg.DemoLogin {
 		demoLogin = playground.DemoLoginPath
 		srv.Handle("GET "+playground.DemoLoginPath, playground.DemoLogin(a.store, demoSessionTTL, srv.Logger()))
+	} else {
+		srv.Handle("GET "+playground.DemoLoginPath, playground.DemoLoginOff())
 	}
+	endpoints := []httpserver.Endpoint{
+		{Path: "/graphql", What: "GraphQL: POST, GET for queries, WebSocket (graphql-transport-ws) for subscriptions"},
+		{Path: "/vendor/conversations", What: "the REST inbox, described by /openapi.json"},
+		{Path: "/openapi.json", What: "the REST endpoint's OpenAPI document"},
+		{Path: playground.Path, What: "the GraphQL playground (a browser asking for / is sent there)"},
+		{Path: "/healthz", What: "liveness"},
+		{Path: "/readyz", What: "readiness: 503 while the database does not answer"},
+	}
+	if demoLogin != "" {
+		endpoints = append(endpoints, httpserver.Endpoint{Path: demoLogin, What: "demo mode: sign in as any user (?user=ID) and open the playground"})
+	}
+	if a.cfg.MetricsAddr == "" {
+		endpoints = append(endpoints, httpserver.Endpoint{Path: "/metrics", What: "Prometheus metrics"})
+	}
+	srv.Handle("GET /{$}", httpserver.Index(playground.Path, endpoints))
 	page := playground.Handler(playground.Options{Endpoint: "/graphql", Introspection: a.cfg.Introspection, DemoLogin: demoLogin})
 	srv.Handle("GET "+playground.Path, page)
 	srv.Handle("GET "+playground.AssetsPath, page)

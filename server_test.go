@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -797,6 +798,43 @@ func TestGetRunsQueries(t *testing.T) {
 	want := fmt.Sprintf(`{"vendorConversations":{"nodes":[{"databaseId":%d}]}}`, s.inboxOrder(s.seed.BusiestVendorID)[0])
 	if string(res.Data) != want {
 		t.Fatalf("data = %s %+v, want %s", res.Data, res.Errors, want)
+	}
+}
+
+func TestTheRootSendsBrowsersToThePlaygroundAndListsTheEndpoints(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 1, Messages: 1, Seed: 1})
+	noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest(http.MethodGet, s.url+"/", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8") // a browser's
+	res, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/playground" {
+		t.Errorf("a browser got %d to %q, want 303 to /playground", res.StatusCode, res.Header.Get("Location"))
+	}
+	res, body := s.rawRequest("GET", "/", nil, "")
+	var index struct {
+		Endpoints []struct{ Path, What string }
+	}
+	if err := json.Unmarshal(body, &index); err != nil || res.StatusCode != 200 {
+		t.Fatalf("%d %s: %v", res.StatusCode, body, err)
+	}
+	var paths []string
+	for _, e := range index.Endpoints {
+		paths = append(paths, e.Path)
+	}
+	if want := []string{"/graphql", "/vendor/conversations", "/openapi.json", "/playground", "/healthz", "/readyz", "/metrics"}; !slices.Equal(paths, want) {
+		t.Errorf("endpoints %q, want %q", paths, want)
+	}
+	// Demo sign-in is off here (PostgreSQL or DEMO=false): its page says how to turn it on.
+	if res, body := s.rawRequest("GET", "/demo/login", nil, ""); res.StatusCode != 404 || !strings.Contains(string(body), "DEMO_LOGIN=true") {
+		t.Errorf("/demo/login: %d %s", res.StatusCode, body)
+	}
+	if res, _ := s.rawRequest("GET", "/nothing-here", nil, ""); res.StatusCode != 404 {
+		t.Errorf("/nothing-here: %d, want 404", res.StatusCode)
 	}
 }
 
@@ -1948,19 +1986,38 @@ func TestMetricsServer(t *testing.T) {
 	})
 }
 
-// TestServeListensOnMetricsAddr: the serve command listens on METRICS_ADDR, and says which
-// setting is at fault when it cannot.
-func TestServeListensOnMetricsAddr(t *testing.T) {
+// TestServeSaysWhichAddressIsTaken: the serve command binds its addresses before anything
+// else (nothing is migrated when one is taken), and says which setting to change.
+func TestServeSaysWhichAddressIsTaken(t *testing.T) {
 	t.Parallel()
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	env := map[string]string{"DATA_DIR": t.TempDir(), "DEMO": "false", "CURSOR_SECRET": testCursorSecret, "ADDR": "127.0.0.1:0", "METRICS_ADDR": taken.Addr().String()}
-	err = run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
-	if want := "METRICS_ADDR: listen tcp " + taken.Addr().String() + ": bind: address already in use"; err == nil || err.Error() != want {
-		t.Fatalf("run = %v, want %q", err, want)
+	busy := taken.Addr().String()
+	for _, tt := range []struct{ name, addr, metricsAddr, want string }{
+		{"ADDR", busy, "", "listen on ADDR " + busy + ": listen tcp " + busy + ": bind: address already in use (set ADDR to a free address, e.g. ADDR=:8081)"},
+		{"METRICS_ADDR", "127.0.0.1:0", busy, "listen on METRICS_ADDR " + busy + ": listen tcp " + busy + ": bind: address already in use (set METRICS_ADDR to a free address)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			env := map[string]string{"DATA_DIR": dir, "CURSOR_SECRET": testCursorSecret, "ADDR": tt.addr, "METRICS_ADDR": tt.metricsAddr}
+			err := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("run = %v, want %q", err, tt.want)
+			}
+			db, err := database.Open(context.Background(), "sqlite:"+filepath.Join(dir, "partizap.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dbtest.Close(db)
+			var tables int
+			db.Raw("SELECT count(*) FROM sqlite_master WHERE type = 'table'").Scan(&tables)
+			if tables != 0 {
+				t.Errorf("%d tables were created before the address was found taken", tables)
+			}
+		})
 	}
 }
 

@@ -105,3 +105,24 @@ func DemoLogin(store Sessions, ttl time.Duration, logger *slog.Logger) http.Hand
 		http.Redirect(w, r, Path, http.StatusSeeOther)
 	})
 }
+
+// DemoLoginOff answers DemoLoginPath where demo sign-in is off (outside demo mode, unless
+// DEMO_LOGIN=true): 404, with a short page that says how to sign in instead, rather than a bare
+// "not found" that leaves a newcomer guessing.
+func DemoLoginOff() http.Handler {
+	const page = `<!doctype html>
+<meta charset="utf-8">
+<title>Demo sign-in is off</title>
+<h1>Demo sign-in is off on this instance</h1>
+<p>It signs anyone in as any user, so it is served only in demo mode. To explore with it, start
+the service with <code>DEMO_LOGIN=true</code> (never in production).</p>
+<p>Otherwise sign in with a <code>PARTIZAP_SESSION</code> cookie that the session command prints:
+<code>go run . session --user ID</code>.</p>
+`
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = fmt.Fprint(w, page)
+	})
+}
