@@ -224,6 +224,12 @@ func (c *wsClient) event(id string, v any) []string {
 // listening; on SQLite the same one twice.
 func liveServers(t *testing.T, env map[string]string) (a, b *testServer) {
 	t.Helper()
+	return liveServersOf(t, env, 2)
+}
+
+// liveServersOf is liveServers with one instance, or two where the database allows.
+func liveServersOf(t *testing.T, env map[string]string, instances int) (a, b *testServer) {
+	t.Helper()
 	dsn, db := dbtest.New(t)
 	summary, err := seed.Seed(context.Background(), db, messagingSeed)
 	if err != nil {
@@ -240,10 +246,18 @@ func liveServers(t *testing.T, env map[string]string) (a, b *testServer) {
 		return s
 	}
 	a = start()
-	if dbtest.Dialect(t) == database.SQLite {
+	if instances == 1 || dbtest.Dialect(t) == database.SQLite {
 		return a, a
 	}
 	return a, start()
+}
+
+// newLiveServer is one instance over a database of its own seeded with messagingSeed,
+// configured by env on top of the defaults, listening for changes.
+func newLiveServer(t *testing.T, env map[string]string) *testServer {
+	t.Helper()
+	_, b := liveServersOf(t, env, 1)
+	return b
 }
 
 // waitListening waits until hub takes subscriptions: its listener listens.
@@ -458,9 +472,7 @@ func TestLiveEventsCostTheSameStatementsForOneSubscriberOrMany(t *testing.T) {
 
 func TestLiveSocketsAreRefused(t *testing.T) {
 	t.Parallel()
-	s := newTestServer(t, messagingSeed)
-	t.Cleanup(s.app.startListening())
-	waitListening(t, s.app.live)
+	s := newLiveServer(t, nil)
 	vendor := s.session(1)
 	for _, tc := range []struct {
 		name   string
@@ -502,9 +514,7 @@ func TestLiveSocketsAreRefused(t *testing.T) {
 
 func TestLiveSubscriptionErrors(t *testing.T) {
 	t.Parallel()
-	s := newTestServer(t, messagingSeed)
-	t.Cleanup(s.app.startListening())
-	waitListening(t, s.app.live)
+	s := newLiveServer(t, nil)
 	conv, _ := s.firstConversation(1)
 	other, _ := s.firstConversation(2)
 	vendor := s.connect(s.session(1))
@@ -550,14 +560,7 @@ func TestLiveSubscriptionErrors(t *testing.T) {
 
 func TestLiveLimits(t *testing.T) {
 	t.Parallel()
-	dsn, db := dbtest.New(t)
-	summary, err := seed.Seed(context.Background(), db, messagingSeed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": dsn, "WS_MAX_SUBSCRIPTIONS": "2", "WS_MAX_CONNECTIONS_PER_USER": "2", "WS_INIT_TIMEOUT": "200ms"})
-	t.Cleanup(s.app.startListening())
-	waitListening(t, s.app.live)
+	s := newLiveServer(t, map[string]string{"WS_MAX_SUBSCRIPTIONS": "2", "WS_MAX_CONNECTIONS_PER_USER": "2", "WS_INIT_TIMEOUT": "200ms"})
 	cookie := s.session(1)
 	first := s.connect(cookie)
 	first.subscribe("1", inboxSubscription, nil)
@@ -594,15 +597,10 @@ func TestLiveLimits(t *testing.T) {
 
 func TestLiveSocketClosesWhenItsSessionEnds(t *testing.T) {
 	t.Parallel()
-	dsn, db := dbtest.New(t)
-	summary, err := seed.Seed(context.Background(), db, messagingSeed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": dsn, "WS_SESSION_CHECK_INTERVAL": "100ms"})
+	s := newLiveServer(t, map[string]string{"WS_SESSION_CHECK_INTERVAL": "100ms"})
 	keptSocket, endedSocket := s.connect(s.session(1)), s.connect(s.session(2))
 	// Signing out deletes the session.
-	if err := db.Exec("DELETE FROM sessions WHERE user_id = 2").Error; err != nil {
+	if err := s.db.Exec("DELETE FROM sessions WHERE user_id = 2").Error; err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := endedSocket.closed(liveWait); code != httpserver.CloseUnauthorized {
