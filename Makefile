@@ -1,6 +1,6 @@
 # The two commands: `make run` starts the service, `make test` runs every check CI runs.
 # `make help` lists every target. A target's `## ` comment is its line in that list.
-.PHONY: help run test pg-check vet staticcheck fmt-check generate generate-check unit fuzz bench browser playground
+.PHONY: help run test pg-check vet staticcheck fmt-check generate generate-check openapi-lint unit fuzz bench browser playground
 
 GO ?= go
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
@@ -12,7 +12,7 @@ help: ## list the targets
 run: ## start the service (embedded SQLite and demo data unless DATABASE_URL is set)
 	$(GO) run .
 
-test: pg-check fmt-check vet staticcheck generate-check unit ## every check CI runs, on SQLite and PostgreSQL
+test: pg-check fmt-check vet staticcheck generate-check openapi-lint unit ## every check CI runs, on SQLite and PostgreSQL
 
 # The suite needs PostgreSQL: say so first, not after minutes of vet and staticcheck.
 pg-check: ## fail at once when the tests' PostgreSQL is not reachable
@@ -36,6 +36,20 @@ generate-check: generate ## graph/ is exactly what go generate writes
 	@if [ -n "$$(git status --porcelain -- graph)" ]; then \
 		echo "graph/ is stale: run 'make generate' and commit the result"; git status --short -- graph; \
 		git --no-pager diff --stat -- graph; exit 1; fi
+
+# Lints the REST endpoint's OpenAPI document with Redocly's and Spectral's recommended rules; a
+# warning fails like an error (rest/lint/redocly.yaml and .spectral.yaml say which rules). The
+# linters are pinned in rest/lint/package.json and package-lock.json, and npm ci installs them
+# there whenever those files are newer than the install. Needs Node.js (20.19 or later) and npm.
+OPENAPI_LINTERS := rest/lint/node_modules/.package-lock.json
+
+openapi-lint: $(OPENAPI_LINTERS) ## lint rest/openapi.json with Redocly and Spectral (pinned in rest/lint; needs Node.js)
+	cd rest/lint && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		./node_modules/.bin/redocly lint --config redocly.yaml --format=stylish ../openapi.json
+	cd rest/lint && ./node_modules/.bin/spectral lint --ruleset .spectral.yaml --fail-severity=warn ../openapi.json
+
+$(OPENAPI_LINTERS): rest/lint/package.json rest/lint/package-lock.json
+	cd rest/lint && npm ci --no-audit --no-fund --loglevel=error
 
 # The whole suite runs on each database the service supports.
 unit: pg-check browser ## the tests, with -race, once per database
