@@ -272,3 +272,22 @@ func startServerFor(t *testing.T, a *app) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// TestRESTConversationsWithoutMessagesMatchTheDocument: a conversation with no message yet has
+// "last_message": null, which the OpenAPI document must allow (restCall validates against it).
+func TestRESTConversationsWithoutMessagesMatchTheDocument(t *testing.T) {
+	t.Parallel()
+	s := newTestServer(t, seed.Options{Vendors: 1, Conversations: 2, Messages: 0, Seed: 1})
+	res, body := s.restCall("GET", "limit=2", s.session(s.seed.BusiestVendorID))
+	var page struct {
+		Data []map[string]json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil || res.StatusCode != 200 || len(page.Data) != 2 {
+		t.Fatalf("%d %s: %v", res.StatusCode, body, err)
+	}
+	for _, c := range page.Data {
+		if string(c["last_message"]) != "null" {
+			t.Errorf("last_message %s, want null", c["last_message"])
+		}
+	}
+}
