@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -296,6 +297,10 @@ func (a *app) greet(ctx context.Context, cfg config, addr net.Addr, w io.Writer)
 		}
 		seeded = err == nil
 	}
+	// The banner goes out in one write: whole, never interleaved with log lines.
+	var banner bytes.Buffer
+	defer func() { _, _ = w.Write(banner.Bytes()) }()
+	w = &banner
 	base := "http://" + displayAddr(addr)
 	fmt.Fprintf(w, "Partizap vendor inbox listening on %s\n", base)
 	fmt.Fprintf(w, "  database:   %s\n", describeDatabase(cfg.DatabaseURL))

@@ -231,7 +231,8 @@ func (s *Server) operationTelemetry(ctx context.Context, next graphql.OperationH
 		name = s.operationNames.bounded(op.Operation.Name)
 	}
 	s.metrics.operations.WithLabelValues(name, typ).Inc()
-	if rec := recordOf(ctx); rec != nil {
+	// A request's line names its operation; a WebSocket carries many, each counted here.
+	if rec := recordOf(ctx); rec != nil && socketFrom(ctx) == nil {
 		rec.operation = name
 	}
 	if s.tracer == nil || typ == string(ast.Subscription) {
