@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -59,7 +60,7 @@ func TestPolicyAllowsOnlyThisOrigin(t *testing.T) {
 		"style-src":       {"'self'", "'unsafe-inline'"}, // Monaco writes <style> elements; see Policy
 		"font-src":        {"'self'"},
 		"img-src":         {"'self'"},
-		"connect-src":     {"'self'"},
+		"connect-src":     {"'self'"}, // fetch, and the WebSocket of subscriptions: 'self' matches ws: and wss: to this host
 		"worker-src":      {"'self'"},
 		"manifest-src":    {"'self'"},
 		"frame-ancestors": {"'none'"},
@@ -77,7 +78,7 @@ func TestPolicyAllowsOnlyThisOrigin(t *testing.T) {
 		}
 	}
 	if strings.Contains(Policy, "unsafe-eval") || strings.Contains(Policy, "data:") || strings.Contains(Policy, "blob:") ||
-		strings.Contains(Policy, "http") || strings.Contains(Policy, "*") {
+		strings.Contains(Policy, "http") || strings.Contains(Policy, "ws:") || strings.Contains(Policy, "wss:") || strings.Contains(Policy, "*") {
 		t.Errorf("policy allows more than this origin: %s", Policy)
 	}
 }
@@ -772,7 +773,8 @@ const chromiumPath = "/usr/bin/chromium"
 
 // recordingProxy is the browser's only way out: it notes every request the browser sends, from
 // the page, its workers or the browser itself, forwards those to the server and refuses the
-// rest, so that nothing leaves the machine.
+// rest, so that nothing leaves the machine. Chromium sends a WebSocket through a proxy as a
+// CONNECT tunnel, ws: as well as wss:: one to the server is let through as a tunnel to it.
 type recordingProxy struct {
 	server string // host:port
 	mu     sync.Mutex
@@ -796,7 +798,7 @@ func (p *recordingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	switch {
-	case host == p.server && r.Method != http.MethodConnect:
+	case host == p.server:
 		p.toServer = append(p.toServer, request)
 	case forPage:
 		p.elsewhereForPage = append(p.elsewhereForPage, request)
@@ -805,8 +807,12 @@ func (p *recordingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.elsewhere = append(p.elsewhere, request)
 	}
 	p.mu.Unlock()
-	if r.Method == http.MethodConnect || host != p.server {
+	if host != p.server {
 		http.Error(w, "the test lets the browser reach the server only", http.StatusForbidden)
+		return
+	}
+	if r.Method == http.MethodConnect {
+		tunnel(w, r, p.server)
 		return
 	}
 	out := r.Clone(r.Context())
@@ -827,6 +833,29 @@ func (p *recordingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 var proxyTransport = &http.Transport{DisableCompression: true, TLSClientConfig: &tls.Config{}}
 
+// tunnel answers a CONNECT to server and then carries bytes both ways until either side closes.
+func tunnel(w http.ResponseWriter, r *http.Request, server string) {
+	up, err := net.DialTimeout("tcp", server, 10*time.Second)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer up.Close()
+	down, buffered, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer down.Close()
+	if _, err := down.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+		return
+	}
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(up, buffered); done <- struct{}{} }() // what the browser sent after CONNECT first
+	go func() { _, _ = io.Copy(down, up); done <- struct{}{} }()
+	<-done // either side closed: close both, which ends the other copy
+}
+
 // browser is headless Chromium on a fresh profile whose only way out is a recordingProxy in
 // front of the server. It records the page's requests, errors and policy violations.
 type browser struct {
@@ -838,6 +867,7 @@ type browser struct {
 
 	mu       sync.Mutex
 	requests []string // URL of every request the page made (its workers' scripts included)
+	sockets  []string // URL of every WebSocket the page opened
 	problems []string // exceptions and console errors
 }
 
@@ -879,6 +909,8 @@ func openBrowser(t *testing.T, s *server) *browser {
 		switch ev := ev.(type) {
 		case *network.EventRequestWillBeSent:
 			b.requests = append(b.requests, ev.Request.URL)
+		case *network.EventWebSocketCreated:
+			b.sockets = append(b.sockets, ev.URL)
 		case *runtime.EventExceptionThrown:
 			b.problems = append(b.problems, "exception: "+ev.ExceptionDetails.Text+" "+exceptionDescription(ev.ExceptionDetails))
 		case *cdplog.EventEntryAdded:
@@ -968,6 +1000,12 @@ func (b *browser) checkContained() {
 			t.Errorf("the page requested %s, not from the server %s", r, b.host)
 		}
 	}
+	for _, r := range b.sockets {
+		u, err := url.Parse(r)
+		if err != nil || u.Host != b.host || u.Scheme != "ws" {
+			t.Errorf("the page opened a WebSocket to %s, not to the server %s", r, b.host)
+		}
+	}
 	// ... and so did every request the browser sent for the page or its workers.
 	p := b.proxy
 	p.mu.Lock()
@@ -985,7 +1023,8 @@ func (b *browser) checkContained() {
 		t.Errorf("the proxy saw %d requests to the server (%d of web workers), the page made %d: is the browser bypassing it? %q",
 			len(p.toServer), workers, len(b.requests), p.toServer)
 	}
-	t.Logf("the page made %d requests, all to %s; through the proxy %d went to the server", len(b.requests), b.host, len(p.toServer))
+	t.Logf("the page made %d requests and opened %d WebSockets, all to %s; through the proxy %d went to the server",
+		len(b.requests), len(b.sockets), b.host, len(p.toServer))
 	if len(p.elsewhere) > 0 {
 		t.Logf("Chromium's own background requests, refused by the proxy (not the page's): %q", p.elsewhere)
 	}
@@ -1170,6 +1209,70 @@ func TestPlaygroundWithoutIntrospectionInChromium(t *testing.T) {
 	b.poll("the query runs and, signed out, is refused", `document.querySelector('.graphiql-response .view-lines')?.innerText.includes('UNAUTHENTICATED')`)
 	b.screenshot("no-introspection")
 	b.checkContained()
+}
+
+// TestPolicyLetsWebSocketsReachThisOriginOnlyInChromium: connect-src 'self' lets the page open
+// a WebSocket to its own origin (ws: beside http:, as CSP Level 3 matches 'self'), and no other:
+// the same server under another name is another origin, refused by the browser before any
+// connection.
+func TestPolicyLetsWebSocketsReachThisOriginOnlyInChromium(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	b := openBrowser(t, s)
+	b.open(s.base+DemoLoginPath, s.base+Path) // a WebSocket needs a session
+	b.poll("the playground is signed in", `!!document.querySelector('[data-testid="viewer"]')`)
+	server, _ := url.Parse(s.base)
+	if server.Hostname() != "localhost" {
+		t.Fatalf("the server is at %s, want localhost (and 127.0.0.1 as another origin)", s.base)
+	}
+	other := "127.0.0.1:" + server.Port()
+	open := func(u string) string {
+		t.Helper()
+		result, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`new Promise(resolve => {
+			const ws = new WebSocket(`+jsString(u)+`, 'graphql-transport-ws');
+			ws.onopen = () => { ws.close(1000); resolve('open'); };
+			ws.onerror = () => resolve('error');
+		})`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("new WebSocket(%s): %v", u, err)
+		}
+		return result
+	}
+	violations := func() []string {
+		t.Helper()
+		v, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`window.__cspViolations`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	own := "ws://" + server.Host + "/graphql"
+	if got := open(own); got != "open" {
+		t.Errorf("a WebSocket to the page's own origin, %s: %s, want open", own, got)
+	}
+	if v := violations(); len(v) > 0 {
+		t.Errorf("a WebSocket to the page's own origin broke the policy: %q", v)
+	}
+	elsewhere := "ws://" + other + "/graphql"
+	if got := open(elsewhere); got != "error" {
+		t.Errorf("a WebSocket to another origin, %s: %s, want refused", elsewhere, got)
+	}
+	if v := violations(); len(v) != 1 || !strings.HasPrefix(v[0], "connect-src ") || !strings.Contains(v[0], other) {
+		t.Errorf("a WebSocket to another origin: violations %q, want one of connect-src for %s", v, elsewhere)
+	} else {
+		t.Logf("a WebSocket to %s opened; one to %s was refused: %s", own, elsewhere, v[0])
+	}
+	b.proxy.mu.Lock()
+	defer b.proxy.mu.Unlock()
+	if !slices.Contains(b.proxy.toServer, "CONNECT "+server.Host) {
+		t.Errorf("the WebSocket to the page's own origin did not go through the proxy: %q", b.proxy.toServer)
+	}
+	for _, r := range append(b.proxy.toServer, b.proxy.elsewhere...) {
+		if strings.Contains(r, other) {
+			t.Errorf("the browser connected to %s: %s", other, r)
+		}
+	}
 }
 
 func exceptionDescription(d *runtime.ExceptionDetails) string {
