@@ -1,7 +1,7 @@
 // The playground page: GraphiQL 5 over this service's /graphql, with the browser's cookies
 // (same origin): queries and mutations over HTTP POST, subscriptions over a WebSocket on the
-// same path. A tab of the README's example query, tabs of messaging examples, and a bar that
-// says who is signed in.
+// same path. A tab of the README's example query, tabs of messaging and live examples, and a
+// bar that says who is signed in.
 //
 // Everything here is bundled by Vite into dist/ and served by the Go server from the binary:
 // the page loads nothing from any other host.
