@@ -49,6 +49,13 @@ const (
 // scripts, styles, fonts, images, workers and requests ('self'); no eval, no inline scripts, no
 // data: or blob: URLs, no plugins, no framing, no <base>, no form posts.
 //
+// The WebSocket of subscriptions needs nothing more: CSP Level 3 has 'self' match ws: and wss:
+// URLs of the page's own host and port (ws: beside an http: page, wss: beside https:), and
+// Chromium does so (TestPolicyLetsWebSocketsReachThisOriginOnlyInChromium: a socket to the page's
+// origin opens, one to another origin is refused). Browsers older than that rule may refuse the
+// socket (Safari before 16, by reports): there the playground's subscriptions fail to connect
+// and say so, and its queries still run.
+//
 // The one concession is 'unsafe-inline' for styles, which GraphiQL cannot run without: its
 // editor, Monaco, writes <style> elements at run time (the editor theme, token colours, cursor
 // and decoration rules, its codicon font table), and GraphiQL's dialogs (Radix UI, through

@@ -7,11 +7,14 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -31,6 +34,7 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
@@ -59,7 +63,7 @@ func TestPolicyAllowsOnlyThisOrigin(t *testing.T) {
 		"style-src":       {"'self'", "'unsafe-inline'"}, // Monaco writes <style> elements; see Policy
 		"font-src":        {"'self'"},
 		"img-src":         {"'self'"},
-		"connect-src":     {"'self'"},
+		"connect-src":     {"'self'"}, // fetch, and the WebSocket of subscriptions: 'self' matches ws: and wss: to this host
 		"worker-src":      {"'self'"},
 		"manifest-src":    {"'self'"},
 		"frame-ancestors": {"'none'"},
@@ -77,7 +81,7 @@ func TestPolicyAllowsOnlyThisOrigin(t *testing.T) {
 		}
 	}
 	if strings.Contains(Policy, "unsafe-eval") || strings.Contains(Policy, "data:") || strings.Contains(Policy, "blob:") ||
-		strings.Contains(Policy, "http") || strings.Contains(Policy, "*") {
+		strings.Contains(Policy, "http") || strings.Contains(Policy, "ws:") || strings.Contains(Policy, "wss:") || strings.Contains(Policy, "*") {
 		t.Errorf("policy allows more than this origin: %s", Policy)
 	}
 }
@@ -335,14 +339,23 @@ func builtScriptsHold(text string) bool {
 	return false
 }
 
-// exampleTabs are the playground's tabs after the first (src/examples/tabs.js), in order: the
-// title GraphiQL gives each (its operation's name) and the name of its files in src/examples/,
-// an operation (.graphql) and its variables (.json).
-var exampleTabs = []struct{ title, file string }{
-	{"Thread", "thread"},
-	{"Reply", "reply"},
-	{"MarkRead", "mark-read"},
-	{"Unread", "unread"},
+// exampleTab is one of the playground's tabs after the first: the title GraphiQL gives it (its
+// operation's name), the name of its files in src/examples/, an operation (.graphql) and its
+// variables (.json), and whether that operation is a subscription (live), which runs until it is
+// stopped rather than answering once.
+type exampleTab struct {
+	title, file string
+	live        bool
+}
+
+// exampleTabs are the tabs of src/examples/tabs.js, in order.
+var exampleTabs = []exampleTab{
+	{"Thread", "thread", false},
+	{"Reply", "reply", false},
+	{"MarkRead", "mark-read", false},
+	{"Unread", "unread", false},
+	{"LiveInbox", "live-inbox", true},
+	{"LiveThread", "live-thread", true},
 }
 
 // readExample is an example tab's operation and variables.
@@ -370,8 +383,11 @@ func TestExampleTabsAreBuilt(t *testing.T) {
 		if !json.Valid([]byte(variables)) {
 			t.Errorf("src/examples/%s.json is not JSON", tab.file)
 		}
-		if !strings.Contains(query, "query "+tab.title+"(") && !strings.Contains(query, "mutation "+tab.title+"(") {
+		operation := regexp.MustCompile(`(?m)^(query|mutation|subscription) ` + tab.title + `[ ({]`).FindStringSubmatch(query)
+		if operation == nil {
 			t.Errorf("src/examples/%s.graphql is not the operation %s", tab.file, tab.title)
+		} else if live := operation[1] == "subscription"; live != tab.live {
+			t.Errorf("src/examples/%s.graphql is a %s; exampleTabs says live: %v", tab.file, operation[1], tab.live)
 		}
 		for name, text := range map[string]string{".graphql": query, ".json": variables} {
 			if !builtScriptsHold(text) {
@@ -772,7 +788,8 @@ const chromiumPath = "/usr/bin/chromium"
 
 // recordingProxy is the browser's only way out: it notes every request the browser sends, from
 // the page, its workers or the browser itself, forwards those to the server and refuses the
-// rest, so that nothing leaves the machine.
+// rest, so that nothing leaves the machine. Chromium sends a WebSocket through a proxy as a
+// CONNECT tunnel, ws: as well as wss:: one to the server is let through as a tunnel to it.
 type recordingProxy struct {
 	server string // host:port
 	mu     sync.Mutex
@@ -796,7 +813,7 @@ func (p *recordingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	switch {
-	case host == p.server && r.Method != http.MethodConnect:
+	case host == p.server:
 		p.toServer = append(p.toServer, request)
 	case forPage:
 		p.elsewhereForPage = append(p.elsewhereForPage, request)
@@ -805,8 +822,12 @@ func (p *recordingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.elsewhere = append(p.elsewhere, request)
 	}
 	p.mu.Unlock()
-	if r.Method == http.MethodConnect || host != p.server {
+	if host != p.server {
 		http.Error(w, "the test lets the browser reach the server only", http.StatusForbidden)
+		return
+	}
+	if r.Method == http.MethodConnect {
+		tunnel(w, r, p.server)
 		return
 	}
 	out := r.Clone(r.Context())
@@ -827,6 +848,29 @@ func (p *recordingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 var proxyTransport = &http.Transport{DisableCompression: true, TLSClientConfig: &tls.Config{}}
 
+// tunnel answers a CONNECT to server and then carries bytes both ways until either side closes.
+func tunnel(w http.ResponseWriter, r *http.Request, server string) {
+	up, err := net.DialTimeout("tcp", server, 10*time.Second)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer up.Close()
+	down, buffered, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer down.Close()
+	if _, err := down.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+		return
+	}
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(up, buffered); done <- struct{}{} }() // what the browser sent after CONNECT first
+	go func() { _, _ = io.Copy(down, up); done <- struct{}{} }()
+	<-done // either side closed: close both, which ends the other copy
+}
+
 // browser is headless Chromium on a fresh profile whose only way out is a recordingProxy in
 // front of the server. It records the page's requests, errors and policy violations.
 type browser struct {
@@ -838,6 +882,9 @@ type browser struct {
 
 	mu       sync.Mutex
 	requests []string // URL of every request the page made (its workers' scripts included)
+	sockets  []string // URL of every WebSocket the page opened
+	sent     []string // the messages the page sent on them
+	closed   int      // how many of them have closed
 	problems []string // exceptions and console errors
 }
 
@@ -879,6 +926,12 @@ func openBrowser(t *testing.T, s *server) *browser {
 		switch ev := ev.(type) {
 		case *network.EventRequestWillBeSent:
 			b.requests = append(b.requests, ev.Request.URL)
+		case *network.EventWebSocketCreated:
+			b.sockets = append(b.sockets, ev.URL)
+		case *network.EventWebSocketFrameSent:
+			b.sent = append(b.sent, string(ev.Response.PayloadData))
+		case *network.EventWebSocketClosed:
+			b.closed++
 		case *runtime.EventExceptionThrown:
 			b.problems = append(b.problems, "exception: "+ev.ExceptionDetails.Text+" "+exceptionDescription(ev.ExceptionDetails))
 		case *cdplog.EventEntryAdded:
@@ -919,6 +972,34 @@ func (b *browser) poll(what, js string) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		b.t.Fatalf("%s: %v\nserver:\n%s\nbrowser problems: %q", what, err, b.server.output(), b.problems)
+	}
+}
+
+// within says whether the JavaScript expression js becomes truthy in the page within d.
+func (b *browser) within(d time.Duration, js string) bool {
+	b.t.Helper()
+	_, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(d)))
+	if err != nil && !errors.Is(err, chromedp.ErrPollingTimeout) {
+		b.t.Fatal(err)
+	}
+	return err == nil
+}
+
+// wait waits until done, a condition on what the test saw of the browser, holds.
+func (b *browser) wait(what string, done func() bool) {
+	b.t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(45 * time.Second)
+	for !done() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			b.screenshot("failed")
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.t.Fatalf("%s: not in 45s\nserver:\n%s\nbrowser problems: %q\nWebSockets: %q, sent: %q", what, b.server.output(), b.problems, b.sockets, b.sent)
+		}
 	}
 }
 
@@ -968,6 +1049,12 @@ func (b *browser) checkContained() {
 			t.Errorf("the page requested %s, not from the server %s", r, b.host)
 		}
 	}
+	for _, r := range b.sockets {
+		u, err := url.Parse(r)
+		if err != nil || u.Host != b.host || u.Scheme != "ws" {
+			t.Errorf("the page opened a WebSocket to %s, not to the server %s", r, b.host)
+		}
+	}
 	// ... and so did every request the browser sent for the page or its workers.
 	p := b.proxy
 	p.mu.Lock()
@@ -985,7 +1072,8 @@ func (b *browser) checkContained() {
 		t.Errorf("the proxy saw %d requests to the server (%d of web workers), the page made %d: is the browser bypassing it? %q",
 			len(p.toServer), workers, len(b.requests), p.toServer)
 	}
-	t.Logf("the page made %d requests, all to %s; through the proxy %d went to the server", len(b.requests), b.host, len(p.toServer))
+	t.Logf("the page made %d requests and opened %d WebSockets, all to %s; through the proxy %d went to the server",
+		len(b.requests), len(b.sockets), b.host, len(p.toServer))
 	if len(p.elsewhere) > 0 {
 		t.Logf("Chromium's own background requests, refused by the proxy (not the page's): %q", p.elsewhere)
 	}
@@ -1007,7 +1095,8 @@ func TestPlaygroundInChromium(t *testing.T) {
 		t.Fatalf("the greeting prints no sign-in link:\n%s", s.output())
 	}
 
-	// What the result must show: the product of the demo vendor's newest conversation.
+	// What the result must show: the product of the demo vendor's newest conversation. Who
+	// writes while the live tabs run: the buyer of that conversation, and of the LiveThread tab's.
 	db, err := database.Open(context.Background(), "sqlite:"+filepath.Join(s.dataDir, "partizap.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -1016,13 +1105,30 @@ func TestPlaygroundInChromium(t *testing.T) {
 	if err != nil || vendor == nil {
 		t.Fatalf("no demo vendor: %v", err)
 	}
-	var title string
-	err = db.Raw(`SELECT p.title FROM conversations c JOIN products p ON p.id = c.product_id
-		WHERE c.seller_id = ? ORDER BY c.updated_at DESC, c.id DESC LIMIT 1`, vendor.ID).Scan(&title).Error
-	dbtest.Close(db)
-	if err != nil || title == "" {
-		t.Fatalf("newest conversation's product: %q, %v", title, err)
+	var newest struct {
+		ID    int64
+		Title string
 	}
+	err = db.Raw(`SELECT c.id, p.title FROM conversations c JOIN products p ON p.id = c.product_id
+		WHERE c.seller_id = ? ORDER BY c.updated_at DESC, c.id DESC LIMIT 1`, vendor.ID).Scan(&newest).Error
+	if err != nil || newest.Title == "" {
+		t.Fatalf("newest conversation's product: %q, %v", newest.Title, err)
+	}
+	title := newest.Title
+	_, liveThreadVariables := readExample(t, "live-thread")
+	var liveThread struct{ ConversationID string }
+	if err := json.Unmarshal([]byte(liveThreadVariables), &liveThread); err != nil {
+		t.Fatal(err)
+	}
+	_, liveThreadConversation, err := models.ParseGlobalID(liveThread.ConversationID)
+	if err != nil {
+		t.Fatalf("src/examples/live-thread.json: %v", err)
+	}
+	live := map[string]liveConversation{
+		"LiveInbox":  {id: newest.ID, buyer: buyerOf(t, db, newest.ID)},
+		"LiveThread": {id: liveThreadConversation, buyer: buyerOf(t, db, liveThreadConversation)},
+	}
+	dbtest.Close(db)
 
 	b := openBrowser(t, s)
 	// 1. Open the printed link: it signs in and lands on the playground, which says who.
@@ -1058,15 +1164,10 @@ func TestPlaygroundInChromium(t *testing.T) {
 	b.poll("the tabs are "+strings.Join(titles, ", "),
 		`[...document.querySelectorAll('.graphiql-tab-button')].map(b => b.innerText.trim()).join() === `+jsString(strings.Join(titles, ",")))
 	for _, tab := range exampleTabs {
-		query, variables := readExample(t, tab.file)
-		if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.Search(`//button[contains(@class, "graphiql-tab-button")][normalize-space() = `+jsString(tab.title)+`]`))); err != nil {
-			t.Fatalf("click the %s tab: %v", tab.title, err)
+		if tab.live {
+			continue // step 4
 		}
-		// GraphiQL takes the operation's name from the editor 100ms after a change, and saves the
-		// editor's text in localStorage just before: until then, run would send the previous tab's.
-		b.poll("the "+tab.title+" tab shows its operation and variables",
-			editorJS+`('operation.graphql') === `+jsString(query)+` && `+editorJS+`('variables.json') === `+jsString(variables)+
-				` && `+editorJS+`('response.json') === '' && localStorage.getItem('graphiql:query') === `+jsString(query))
+		_, variables := b.openTab(tab)
 		b.click(`.graphiql-execute-button`)
 		b.poll("the "+tab.title+" tab's result", `(() => { try { return !!JSON.parse(`+editorJS+`('response.json')) } catch { return false } })()`)
 		var res struct {
@@ -1080,7 +1181,16 @@ func TestPlaygroundInChromium(t *testing.T) {
 	}
 	b.screenshot("examples")
 
-	// 4. A mistake is underlined, from the page's own files (Monaco's underlines are data: URLs,
+	// 4. The live examples have a tab each: each subscribes over a WebSocket to the page's own
+	// origin, and shows a message a buyer sends meanwhile, from elsewhere, as it happens.
+	for _, tab := range exampleTabs {
+		if tab.live {
+			b.runLive(tab, s, live[tab.title])
+		}
+	}
+	b.screenshot("live")
+
+	// 5. A mistake is underlined, from the page's own files (Monaco's underlines are data: URLs,
 	// which the policy blocks; see playground.css): checkContained fails on any blocked one.
 	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(__MONACO.editor.getModels().find(m => m.uri.path.endsWith('-operation.graphql')).setValue('{ viewer { displayNam } }'), true)`)); err != nil {
 		t.Fatal(err)
@@ -1088,6 +1198,194 @@ func TestPlaygroundInChromium(t *testing.T) {
 	b.poll("the mistake is underlined from a file of the page",
 		`[...document.querySelectorAll('.graphiql-query-editor .squiggly-error')].some(e => getComputedStyle(e).maskImage.includes('/playground/assets/'))`)
 	b.checkContained()
+}
+
+// openTab switches to an example tab and waits until it is ready to run.
+func (b *browser) openTab(tab exampleTab) (query, variables string) {
+	b.t.Helper()
+	query, variables = readExample(b.t, tab.file)
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.Search(`//button[contains(@class, "graphiql-tab-button")][normalize-space() = `+jsString(tab.title)+`]`))); err != nil {
+		b.t.Fatalf("click the %s tab: %v", tab.title, err)
+	}
+	// GraphiQL takes the operation's name from the editor 100ms after a change, and saves the
+	// editor's text in localStorage just before: until then, run would send the previous tab's.
+	b.poll("the "+tab.title+" tab shows its operation and variables",
+		editorJS+`('operation.graphql') === `+jsString(query)+` && `+editorJS+`('variables.json') === `+jsString(variables)+
+			` && `+editorJS+`('response.json') === '' && localStorage.getItem('graphiql:query') === `+jsString(query))
+	return query, variables
+}
+
+// liveConversation is the conversation whose messages a live tab shows, and its buyer.
+type liveConversation struct {
+	id    int64
+	buyer viewer
+}
+
+// buyerOf is the buyer taking part in a conversation (its participant other than the seller).
+func buyerOf(t *testing.T, db *gorm.DB, conversation int64) viewer {
+	t.Helper()
+	var buyer viewer
+	err := db.Raw(`SELECT u.id AS database_id, u.display_name FROM conversation_participants cp
+		JOIN conversations c ON c.id = cp.conversation_id JOIN users u ON u.id = cp.user_id
+		WHERE cp.conversation_id = ? AND cp.user_id <> c.seller_id ORDER BY cp.joined_at, u.id LIMIT 1`, conversation).Scan(&buyer).Error
+	if err != nil || buyer.DatabaseID == 0 {
+		t.Fatalf("the buyer of conversation %d: %+v, %v", conversation, buyer, err)
+	}
+	return buyer
+}
+
+// runLive runs a live tab and checks that its subscription shows what happens meanwhile: the
+// conversation's buyer, signed in on a client of its own, sends a message over HTTP as any
+// client would, and the response pane shows it. Then it stops the subscription.
+//
+// The page cannot tell when the server has taken the subscription: it sends "subscribe", and no
+// answer comes until an event. A message sent before then would go unseen; so each message is
+// sent once the page has sent its "subscribe", and if the pane does not show it in a few
+// seconds another is sent, up to a few times.
+func (b *browser) runLive(tab exampleTab, s *server, conversation liveConversation) {
+	t := b.t
+	t.Helper()
+	b.openTab(tab)
+	b.mu.Lock()
+	sent := len(b.sent)
+	b.mu.Unlock()
+	b.click(`.graphiql-execute-button`)
+	b.poll("the "+tab.title+" tab is subscribed: its run button stops it",
+		`document.querySelector('.graphiql-execute-button')?.getAttribute('aria-label')?.startsWith('Stop')`)
+	b.wait("the page sends the "+tab.title+" subscription on its WebSocket", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, frame := range b.sent[sent:] {
+			var m struct {
+				Type    string
+				Payload struct{ OperationName string }
+			}
+			if json.Unmarshal([]byte(frame), &m) == nil && m.Type == "subscribe" && m.Payload.OperationName == tab.title {
+				return true
+			}
+		}
+		return false
+	})
+
+	buyer := signedIn(t, s, conversation.buyer.DatabaseID)
+	conversationID := models.GlobalID(models.TypeConversation, conversation.id)
+	var text string
+	for attempt := 1; ; attempt++ {
+		text = fmt.Sprintf("%s test message %d: is the part still available?", tab.title, attempt)
+		buyer.sendMessage(t, conversationID, text, fmt.Sprintf("playground-test-%s-%d", tab.title, attempt))
+		if b.within(5*time.Second, editorJS+`('response.json')?.includes(`+jsString(text)+`)`) {
+			break
+		}
+		if attempt == 4 {
+			b.screenshot("failed")
+			t.Fatalf("%s: no event in the response pane for any of %d messages; it shows:\n%s\nserver:\n%s",
+				tab.title, attempt, b.editorValue("response.json"), s.output())
+		}
+		t.Logf("%s: message %d sent and not shown within 5s (sent before the server took the subscription?); sending another", tab.title, attempt)
+	}
+	b.poll("the "+tab.title+" event is on the screen",
+		`document.querySelector('.graphiql-response .view-lines')?.innerText.replace(/\s+/g, ' ').includes(`+jsString(text)+`)`)
+	var res struct {
+		Data   map[string]json.RawMessage
+		Errors []json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(b.editorValue("response.json")), &res); err != nil || len(res.Errors) > 0 || len(res.Data) == 0 {
+		t.Fatalf("%s: %v, event:\n%s", tab.title, err, b.editorValue("response.json"))
+	}
+	checkLiveEvent(t, tab.title, conversationID, text, conversation.buyer.DisplayName, res.Data)
+
+	// The run button stops the subscription, and the page closes its socket.
+	b.mu.Lock()
+	sockets, closed := len(b.sockets), b.closed
+	b.mu.Unlock()
+	b.click(`.graphiql-execute-button`)
+	b.poll("the "+tab.title+" subscription stops", `document.querySelector('.graphiql-execute-button')?.getAttribute('aria-label')?.startsWith('Execute')`)
+	b.wait("the page closes its WebSocket", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.closed == sockets && b.closed > closed
+	})
+}
+
+// checkLiveEvent checks the event a live tab shows: the message the buyer sent, in the
+// conversation the tab watches.
+func checkLiveEvent(t *testing.T, title, conversationID, text, buyer string, data map[string]json.RawMessage) {
+	t.Helper()
+	type message struct {
+		ID, ConversationID, Text string
+		IsRead                   bool
+		Sender                   struct{ DisplayName string }
+	}
+	switch title {
+	case "LiveInbox":
+		var got struct {
+			ID          string
+			UnreadCount int
+			LastMessage message
+		}
+		if json.Unmarshal(data["inboxUpdated"], &got); got.ID != conversationID || got.LastMessage.Text != text ||
+			got.LastMessage.Sender.DisplayName != buyer || got.LastMessage.IsRead || got.UnreadCount == 0 {
+			t.Errorf("LiveInbox: %s, want conversation %s with %q from %s as its last message, unread", data["inboxUpdated"], conversationID, text, buyer)
+		}
+	case "LiveThread":
+		var got message
+		if json.Unmarshal(data["messageAdded"], &got); got.ID == "" || got.ConversationID != conversationID ||
+			got.Text != text || got.Sender.DisplayName != buyer {
+			t.Errorf("LiveThread: %s, want %q from %s in conversation %s", data["messageAdded"], text, buyer, conversationID)
+		}
+	default:
+		t.Errorf("%s: no check of its events", title)
+	}
+}
+
+// client is a user signed in over HTTP, on a cookie jar of its own.
+type client struct {
+	http *http.Client
+	base string
+}
+
+// signedIn signs user in through the demo sign-in, as the browser does.
+func signedIn(t *testing.T, s *server, user int64) *client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &client{base: s.base, http: &http.Client{
+		Jar:           jar,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+	res, err := c.http.Get(fmt.Sprintf("%s%s?user=%d", s.base, DemoLoginPath, user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readBody(t, res); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in user %d: %d %s", user, res.StatusCode, body)
+	}
+	return c
+}
+
+// sendMessage sends a message in a conversation with the sendMessage mutation.
+func (c *client) sendMessage(t *testing.T, conversationID, text, key string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"query": `mutation Send($input: SendMessageInput!) { sendMessage(input: $input) { message { id text } } }`,
+		"variables": map[string]any{"input": map[string]string{
+			"conversationId": conversationID, "text": text, "clientMutationId": key,
+		}},
+	})
+	res, err := c.http.Post(c.base+"/graphql", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Data struct {
+			SendMessage struct{ Message struct{ ID, Text string } }
+		}
+		Errors []json.RawMessage
+	}
+	raw := readBody(t, res)
+	if err := json.Unmarshal(raw, &out); err != nil || res.StatusCode != 200 || len(out.Errors) > 0 || out.Data.SendMessage.Message.Text != text {
+		t.Fatalf("sendMessage: %d %s", res.StatusCode, raw)
+	}
 }
 
 // editorJS is a JavaScript function of the page that returns the text of the GraphiQL editor
@@ -1169,7 +1467,78 @@ func TestPlaygroundWithoutIntrospectionInChromium(t *testing.T) {
 	b.click(`.graphiql-execute-button`)
 	b.poll("the query runs and, signed out, is refused", `document.querySelector('.graphiql-response .view-lines')?.innerText.includes('UNAUTHENTICATED')`)
 	b.screenshot("no-introspection")
+	// A subscription, signed out: the server refuses the WebSocket, and the pane says so at once
+	// (the browser tells the page no more), rather than after a minute of retries.
+	b.openTab(exampleTabs[slices.IndexFunc(exampleTabs, func(tab exampleTab) bool { return tab.live })])
+	b.click(`.graphiql-execute-button`)
+	b.poll("the subscription, signed out, says its WebSocket did not open",
+		editorJS+`('response.json')?.includes("WebSocket to ws://`+b.host+`/graphql did not open: the server refuses one without a session")`+
+			` && document.querySelector('.graphiql-execute-button')?.getAttribute('aria-label')?.startsWith('Execute')`)
 	b.checkContained()
+}
+
+// TestPolicyLetsWebSocketsReachThisOriginOnlyInChromium: connect-src 'self' lets the page open
+// a WebSocket to its own origin (ws: beside http:, as CSP Level 3 matches 'self'), and no other:
+// the same server under another name is another origin, refused by the browser before any
+// connection.
+func TestPolicyLetsWebSocketsReachThisOriginOnlyInChromium(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	b := openBrowser(t, s)
+	b.open(s.base+DemoLoginPath, s.base+Path) // a WebSocket needs a session
+	b.poll("the playground is signed in", `!!document.querySelector('[data-testid="viewer"]')`)
+	server, _ := url.Parse(s.base)
+	if server.Hostname() != "localhost" {
+		t.Fatalf("the server is at %s, want localhost (and 127.0.0.1 as another origin)", s.base)
+	}
+	other := "127.0.0.1:" + server.Port()
+	open := func(u string) string {
+		t.Helper()
+		result, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`new Promise(resolve => {
+			const ws = new WebSocket(`+jsString(u)+`, 'graphql-transport-ws');
+			ws.onopen = () => { ws.close(1000); resolve('open'); };
+			ws.onerror = () => resolve('error');
+		})`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("new WebSocket(%s): %v", u, err)
+		}
+		return result
+	}
+	violations := func() []string {
+		t.Helper()
+		v, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`window.__cspViolations`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	own := "ws://" + server.Host + "/graphql"
+	if got := open(own); got != "open" {
+		t.Errorf("a WebSocket to the page's own origin, %s: %s, want open", own, got)
+	}
+	if v := violations(); len(v) > 0 {
+		t.Errorf("a WebSocket to the page's own origin broke the policy: %q", v)
+	}
+	elsewhere := "ws://" + other + "/graphql"
+	if got := open(elsewhere); got != "error" {
+		t.Errorf("a WebSocket to another origin, %s: %s, want refused", elsewhere, got)
+	}
+	if v := violations(); len(v) != 1 || !strings.HasPrefix(v[0], "connect-src ") || !strings.Contains(v[0], other) {
+		t.Errorf("a WebSocket to another origin: violations %q, want one of connect-src for %s", v, elsewhere)
+	} else {
+		t.Logf("a WebSocket to %s opened; one to %s was refused: %s", own, elsewhere, v[0])
+	}
+	b.proxy.mu.Lock()
+	defer b.proxy.mu.Unlock()
+	if !slices.Contains(b.proxy.toServer, "CONNECT "+server.Host) {
+		t.Errorf("the WebSocket to the page's own origin did not go through the proxy: %q", b.proxy.toServer)
+	}
+	for _, r := range append(b.proxy.toServer, b.proxy.elsewhere...) {
+		if strings.Contains(r, other) {
+			t.Errorf("the browser connected to %s: %s", other, r)
+		}
+	}
 }
 
 func exceptionDescription(d *runtime.ExceptionDetails) string {

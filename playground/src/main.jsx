@@ -1,6 +1,7 @@
 // The playground page: GraphiQL 5 over this service's /graphql, with the browser's cookies
-// (same origin), a tab of the README's example query and tabs of messaging examples, and a bar
-// that says who is signed in.
+// (same origin): queries and mutations over HTTP POST, subscriptions over a WebSocket on the
+// same path. A tab of the README's example query, tabs of messaging and live examples, and a
+// bar that says who is signed in.
 //
 // Everything here is bundled by Vite into dist/ and served by the Go server from the binary:
 // the page loads nothing from any other host.
@@ -8,6 +9,8 @@ import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { GraphiQL, HISTORY_PLUGIN } from 'graphiql';
 import { DocsIcon } from '@graphiql/react';
+import { getOperationAST, parse } from 'graphql';
+import { createClient } from 'graphql-ws';
 // Monaco's web workers (editor, GraphQL language service, JSON), bundled as local files.
 import 'graphiql/setup-workers/vite';
 import 'graphiql/style.css';
@@ -20,9 +23,11 @@ const endpoint = meta('endpoint', '/graphql');
 const introspection = meta('introspection', 'on') !== 'off';
 const demoLogin = meta('demo-login', '');
 
-// fetcher posts each operation to the endpoint with the session cookie (credentials
-// 'same-origin': the page and the API share an origin) and the headers of the headers editor.
+// fetcher runs a subscription over the WebSocket (see subscribe) and posts every other operation
+// to the endpoint with the session cookie (credentials 'same-origin': the page and the API
+// share an origin) and the headers of the headers editor.
 async function fetcher(params, options) {
+  if (isSubscription(params)) return subscribe(params);
   const response = await fetch(endpoint, {
     method: 'POST',
     credentials: 'same-origin',
@@ -39,6 +44,73 @@ async function fetcher(params, options) {
   } catch {
     return { errors: [{ message: `HTTP ${response.status}: ${text.slice(0, 500)}` }] };
   }
+}
+
+// isSubscription says whether the operation GraphiQL runs is a subscription. A document that
+// does not parse goes over HTTP, and the server says what is wrong with it.
+function isSubscription({ query, operationName }) {
+  try {
+    return getOperationAST(parse(query), operationName || undefined)?.operation === 'subscription';
+  } catch {
+    return false;
+  }
+}
+
+// socketURL is the endpoint on this page's own origin, as a WebSocket: ws: beside http:, wss:
+// beside https:. The page's policy (connect-src 'self') allows it and nothing else.
+function socketURL() {
+  const url = new URL(endpoint, location.href);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.href;
+}
+
+// live is the page's one graphql-ws client (graphql-transport-ws), made on the first
+// subscription. It opens its socket when a subscription starts and closes it when the last one
+// stops (GraphiQL stops a tab's subscription on the stop button, and on a switch to another
+// tab). The browser sends the session cookie with the socket, as with any request to this
+// origin; a browser's WebSocket carries no headers of the page's, so the headers editor's go
+// with HTTP requests only. It reconnects only when the server asks for it: after 1001 (the
+// instance is shutting down) and 1013 (this page fell behind); anything else ends the
+// subscription with a message in the response pane rather than in a minute of silent retries.
+let live;
+function liveClient() {
+  live ??= createClient({
+    url: socketURL(),
+    shouldRetry: (event) => event?.code === 1001 || event?.code === 1013,
+  });
+  return live;
+}
+
+// subscribe runs a subscription on the live client, as the observable GraphiQL expects of a
+// fetcher: its response pane shows each event as it comes, and its stop button unsubscribes.
+function subscribe(params) {
+  return {
+    subscribe(observer) {
+      const unsubscribe = liveClient().subscribe(params, {
+        next: (result) => observer.next(result),
+        error: (error) => observer.error(socketError(error)),
+        complete: () => observer.complete(),
+      });
+      return { unsubscribe };
+    },
+  };
+}
+
+// socketError is what the response pane shows when a subscription ends in error: the server's
+// GraphQL errors as they are (the protocol's "error" message), or what became of the socket.
+function socketError(error) {
+  if (Array.isArray(error)) return error;
+  if (error instanceof Error) return { message: error.message };
+  if (typeof error?.code === 'number') {
+    // A CloseEvent: the server's close code and reason.
+    return { message: `The subscription's WebSocket closed: ${error.code}${error.reason ? ` ${error.reason}` : ''}` };
+  }
+  // The browser tells a page nothing about a WebSocket that did not open.
+  return {
+    message:
+      `The subscription's WebSocket to ${socketURL()} did not open: the server refuses one without a session` +
+      ' (sign in) or from a page of another origin; the browser console may say more.',
+  };
 }
 
 // Who is signed in: null while asking, then { user } or { error }.
