@@ -299,7 +299,7 @@ func (a *app) greet(ctx context.Context, cfg config, addr net.Addr, w io.Writer)
 	}
 	// The banner goes out in one write: whole, never interleaved with log lines.
 	var banner bytes.Buffer
-	defer func() { _, _ = w.Write(banner.Bytes()) }()
+	defer func(out io.Writer) { _, _ = out.Write(banner.Bytes()) }(w)
 	w = &banner
 	base := "http://" + displayAddr(addr)
 	fmt.Fprintf(w, "Partizap vendor inbox listening on %s\n", base)
