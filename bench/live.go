@@ -264,8 +264,9 @@ type liveSocket struct {
 	conn   *websocket.Conn
 	viewer int64
 	subs   []int32
-	done   chan struct{} // closed when the reader stops; err then says why
+	done   chan struct{} // closed when the reader stops; err then says why, and closed when
 	err    error
+	closed time.Time
 
 	mu       sync.Mutex
 	receipts []receipt
@@ -351,7 +352,7 @@ func (lc *liveClient) read(ctx context.Context, s *liveSocket) {
 		_, data, err := s.conn.Read(ctx)
 		at := time.Now()
 		if err != nil {
-			s.err = err
+			s.err, s.closed = err, at
 			return
 		}
 		var m wsMessage
@@ -460,6 +461,21 @@ func (lc *liveClient) serverClosed() map[string]int {
 		}
 	}
 	return out
+}
+
+// firstClose is when the first socket closed before the bench closed them; zero when none did.
+func (lc *liveClient) firstClose() time.Time {
+	var first time.Time
+	for _, s := range lc.sockets {
+		select {
+		case <-s.done:
+			if first.IsZero() || s.closed.Before(first) {
+				first = s.closed
+			}
+		default:
+		}
+	}
+	return first
 }
 
 // ended is every operation the server ended, with why, by kind of message and code.
@@ -726,6 +742,43 @@ type liveFloodRun struct {
 	SendP50, SendP99            time.Duration
 	All, Inbox, Thread          deliveries
 	ClosedByServer, EndedByServ map[string]int
+	// Timeline is the events received in each timelineBin from the first request to the last
+	// event; FirstClose when B closed the first socket, from the first request (0: none did).
+	Timeline   []int
+	FirstClose time.Duration
+	// BeforeClose is the events received before FirstClose (all of them when none closed).
+	BeforeClose int
+}
+
+// timelineBin is the width of a bin of liveFloodRun.Timeline.
+const timelineBin = 500 * time.Millisecond
+
+// timeline counts the receipts in each bin from start.
+func timeline(got []receipt, start time.Time, bin time.Duration) []int {
+	var out []int
+	for _, r := range got {
+		i := int(r.At.Sub(start) / bin)
+		if i < 0 {
+			i = 0
+		}
+		for len(out) <= i {
+			out = append(out, 0)
+		}
+		out[i]++
+	}
+	return out
+}
+
+// rates formats a timeline as events a second, bin by bin.
+func rates(bins []int, bin time.Duration) string {
+	if len(bins) == 0 {
+		return "—"
+	}
+	parts := make([]string, len(bins))
+	for i, n := range bins {
+		parts[i] = strconv.FormatFloat(float64(n)/bin.Seconds(), 'f', 0, 64)
+	}
+	return strings.Join(parts, " · ")
 }
 
 // liveResult is what the measurement found.
@@ -923,6 +976,17 @@ func measureLive(ctx context.Context, opts options, server, dir string, data dat
 	res.CPU = append(res.CPU, cpu.stop("throughput", hz, len(got), committed(sends)))
 	res.Flood = floodRun(l.plan.Subs, sends, got, o.Writers, start, sending)
 	res.Flood.ClosedByServer, res.Flood.EndedByServ = l.lc.serverClosed(), l.lc.endedOps()
+	res.Flood.Timeline = timeline(got, start, timelineBin)
+	res.Flood.BeforeClose = len(got)
+	if first := l.lc.firstClose(); !first.IsZero() {
+		res.Flood.FirstClose = first.Sub(start)
+		res.Flood.BeforeClose = 0
+		for _, g := range got {
+			if g.At.Before(first) {
+				res.Flood.BeforeClose++
+			}
+		}
+	}
 	fl := res.Flood.All
 	logf("live: throughput: %d messages (%.0f/s), %d events of %d expected (%.0f/s), lost %d, duplicated %d; drained %.0f ms after the last answer",
 		res.Flood.Committed, float64(res.Flood.Committed)/sending.Seconds(), fl.Received, fl.Expected,
@@ -1643,6 +1707,11 @@ func renderLive(w io.Writer, r *liveResult, command string) {
 	p("")
 	p("messages/s: committed over the sending time (%.1fs); events/s: received over the time from", f.Sending.Seconds())
 	p("the first request to the last event (%.1fs); drain: from the last answer to the last event.", f.Window.Seconds())
+	p("Events received a second, by %s from the first request: %s.", timelineBin, rates(f.Timeline, timelineBin))
+	if f.FirstClose > 0 {
+		p("B closed the first socket %.2fs after the first request; until then the bench received %d events (%.0f/s).",
+			f.FirstClose.Seconds(), f.BeforeClose, perSecond(f.BeforeClose, f.FirstClose))
+	}
 	p("Delivery latency of `messageAdded` in this run: p50 %.1f ms, p99 %.1f ms after A's answer.", ms(percentile(f.Thread.Latency, 50)), ms(percentile(f.Thread.Latency, 99)))
 	p("Sockets B closed during the runs: %s. Operations B ended: %s.", countsNote(r.Closed), countsNote(r.Ended))
 	if r.BadFrames > 0 || r.Dropped > 0 {

@@ -308,3 +308,15 @@ func TestWaitShares(t *testing.T) {
 		t.Errorf("formatWaits(nil) = %q", got)
 	}
 }
+
+func TestTimeline(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	got := []receipt{{At: t0.Add(-time.Millisecond)}, {At: t0.Add(100 * time.Millisecond)}, {At: t0.Add(1200 * time.Millisecond)}}
+	bins := timeline(got, t0, 500*time.Millisecond)
+	if len(bins) != 3 || bins[0] != 2 || bins[1] != 0 || bins[2] != 1 {
+		t.Fatalf("timeline = %v", bins)
+	}
+	if got := rates(bins, 500*time.Millisecond); got != "4 · 0 · 2" {
+		t.Errorf("rates = %q", got)
+	}
+}
