@@ -229,6 +229,8 @@ func (r *report) render(w io.Writer, notes string) {
 	p("- the service: `DEMO=false`, a fixed `CURSOR_SECRET`, `METRICS_ADDR` a loopback port of its own")
 	p("  (where the bench reads `/metrics` and the profiles), `SEND_RATE_LIMIT=%d` (so that the send", benchSendRateLimit)
 	p("  scenario measures sending, not the limit), every other setting %s", envNote(r.Env))
+	p("- live updates are on in the service (`LIVE_UPDATES` at its default unless listed above): every")
+	p("  send NOTIFYs in its transaction; the section Live updates measures what that costs")
 	p("- send writes one message per request as another vendor, in their newest conversation: away")
 	p("  from the busiest vendor's inbox, which every other scenario reads; the messages stay")
 	p("- the floor: a process of its own (`bench floor`), a pgx pool of 20 connections like the service's")
