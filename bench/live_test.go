@@ -214,16 +214,24 @@ func TestParseGoroutines(t *testing.T) {
 
 func TestNotifyCosts(t *testing.T) {
 	runs := []notifyRun{
-		{Target: notifyOne, Live: false, RPS: 100}, {Target: notifyOne, Live: true, RPS: 90},
-		{Target: notifySpread, Live: false, RPS: 400}, {Target: notifySpread, Live: true, RPS: 200},
-		{Target: notifySpread, Live: true, RPS: 300, Errors: 1}, {Target: notifySpread, Live: false, RPS: 400},
+		{Round: 1, Target: notifyOne, Live: false, RPS: 100}, {Round: 1, Target: notifyOne, Live: true, RPS: 90},
+		{Round: 1, Target: notifySpread, Live: false, RPS: 400}, {Round: 1, Target: notifySpread, Live: true, RPS: 200},
+		{Round: 2, Target: notifySpread, Live: true, RPS: 300, Errors: 1}, {Round: 2, Target: notifySpread, Live: false, RPS: 400},
+		{Round: 3, Target: notifySpread, Live: false, RPS: 40}, {Round: 3, Target: notifySpread, Live: true, RPS: 280}, // a stalled run
 	}
 	c := notifyCosts(runs, []string{notifyOne, notifySpread, "none"})
-	if len(c) != 3 || c[0].Off != 100 || c[0].On != 90 || math.Abs(c[0].Loss-0.1) > 1e-9 {
+	if len(c) != 3 || c[0].Off != 100 || c[0].On != 90 || math.Abs(c[0].Loss-0.1) > 1e-9 || math.Abs(c[0].MeanLoss-0.1) > 1e-9 {
 		t.Fatalf("one: %+v", c)
 	}
-	if c[1].Off != 400 || c[1].On != 250 || math.Abs(c[1].Loss-0.375) > 1e-9 || c[1].Errors != 1 {
+	if c[1].Off != 280 || c[1].On != 260 || len(c[1].Ratios) != 3 || c[1].Ratios[0] != 0.5 || c[1].Ratios[1] != 0.75 || c[1].Ratios[2] != 7 ||
+		c[1].Median != 0.75 || math.Abs(c[1].Loss-0.25) > 1e-9 || c[1].Errors != 1 {
 		t.Errorf("spread: %+v", c[1])
+	}
+	if got := formatRatios(c[1].Ratios); got != "0.50×, 0.75×, 7.00×" {
+		t.Errorf("formatRatios = %q", got)
+	}
+	if m := medianRatio([]float64{3, 1}); m != 2 {
+		t.Errorf("medianRatio = %v", m)
 	}
 	if !math.IsNaN(c[2].Loss) {
 		t.Errorf("none: %+v", c[2])
@@ -267,8 +275,8 @@ func TestRenderLive(t *testing.T) {
 		"| idle socket (connection_init acknowledged) | 50.0 | 40.0 | 3.00 |", "| idle subscription | 20.0 | 10.0 | 2.00 |",
 		"### Delivery latency", "| all | 3 | 4 | 4 | 0 | 0 | 0 | 2.00 | 4.00 | 4.00 | 4.00 | 6.00 | 8.00 |",
 		"### Events B sustains", "| 8 | 100 | 100.0 | 300 | 300 | 150 |", "### CPU per event", "| latency | 4 | 2 | 0.500 |",
-		"### What NOTIFY costs sendMessage", "| spread | 400.0 | 300.0 | 0.75× | 25.0% |",
-		"**MET** (e)", "**MISSED** (f)", "spread: 300.0 req/s with, 400.0 without: 25.0% lost — MISSED"} {
+		"### What NOTIFY costs sendMessage", "| spread | 0.75× | 0.75× | 25.0% | 400.0 | 300.0 | 25.0% |",
+		"**MET** (e)", "**MISSED** (f)", "spread: with / without 0.75×, median 0.75×: 25.0% lost — MISSED"} {
 		i := strings.Index(out[last:], want)
 		if i < 0 {
 			t.Fatalf("the section lacks %q after offset %d:\n%s", want, last, out)
@@ -318,5 +326,19 @@ func TestTimeline(t *testing.T) {
 	}
 	if got := rates(bins, 500*time.Millisecond); got != "4 · 0 · 2" {
 		t.Errorf("rates = %q", got)
+	}
+}
+
+func TestInboxFanout(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	subs := []liveSubscription{{Kind: inboxSub}, {Kind: inboxSub}, {Kind: threadSub, Conversation: 10}}
+	sends := []liveSend{{Conv: 10, Msg: 1, Answered: at(10)}, {Conv: 10, Msg: 2, Answered: at(100)}}
+	got := []receipt{{Sub: 1, Msg: 1, At: at(30)}, {Sub: 0, Msg: 1, At: at(12)}, {Sub: 2, Msg: 1, At: at(5)},
+		{Sub: 0, Msg: 2, At: at(101)}, {Sub: 1, Msg: 2, At: at(102)}, {Sub: 0, Msg: 9, At: at(1)}}
+	first, spread := inboxFanout(subs, sends, got)
+	if len(first) != 2 || first[0] != time.Millisecond || first[1] != 2*time.Millisecond ||
+		len(spread) != 2 || spread[0] != time.Millisecond || spread[1] != 18*time.Millisecond {
+		t.Errorf("first %v, spread %v", first, spread)
 	}
 }
