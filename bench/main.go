@@ -69,6 +69,11 @@ type options struct {
 	// SeedCompareOnly runs only that, and prints it instead of writing the report.
 	SeedCompare     bool
 	SeedCompareOnly bool
+	// Live measures live updates (live.go) after the load tests; LiveOnly measures only that,
+	// and prints its section instead of writing the report.
+	Live     bool
+	LiveOnly bool
+	LiveOpts liveOptions
 
 	// Args are the flags as given, to quote the command in the report.
 	Args []string
@@ -99,6 +104,17 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.PlansOnly, "plans", false, "only measure the plans of the service's statements and print them: no load, no report")
 	fs.BoolVar(&o.SeedCompare, "seed-compare", false, "also seed a scratch database and SQL-load another with as many rows, and report both rows/s (about two minutes more at the default size)")
 	fs.BoolVar(&o.SeedCompareOnly, "seed-compare-only", false, "run only the -seed-compare comparison and print it; no report is written")
+	fs.BoolVar(&o.Live, "live", true, "after the load tests, measure live updates on three more instances: subscriptions' memory, delivery latency and throughput, and what NOTIFY costs sendMessage (about a minute)")
+	fs.BoolVar(&o.LiveOnly, "live-only", false, "run only the -live measurement and print its section; no report is written")
+	fs.IntVar(&o.LiveOpts.Subscriptions, "live-subscriptions", 1000, "live: subscriptions held open on instance B")
+	fs.IntVar(&o.LiveOpts.Tabs, "live-tabs", 50, "live: the busiest vendor's sockets (tabs), each with inboxUpdated and messageAdded of one conversation; the rest are the buyers' messageAdded")
+	fs.IntVar(&o.LiveOpts.Messages, "live-messages", 200, "live: messages sent one every -live-interval to measure the delivery latency")
+	fs.DurationVar(&o.LiveOpts.Interval, "live-interval", 50*time.Millisecond, "live: time between the latency run's messages")
+	fs.IntVar(&o.LiveOpts.Writers, "live-writers", 8, "live: writers sending as fast as they can in the throughput run")
+	fs.DurationVar(&o.LiveOpts.Duration, "live-duration", 3*time.Second, "live: length of the throughput run and of each run of the NOTIFY comparison")
+	fs.IntVar(&o.LiveOpts.NotifyWriters, "live-notify-writers", 32, "live: concurrent writers of the NOTIFY comparison")
+	fs.BoolVar(&o.LiveOpts.Profile, "live-profile", false, "live: take a CPU profile of B during the latency run and report its top")
+	fs.IntVar(&o.LiveOpts.Rounds, "live-rounds", 2, "live: rounds of the NOTIFY comparison, each one run with LIVE_UPDATES=false and one with true")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -118,6 +134,12 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return options{}, errors.New("-warmup must be from 0 to 1m")
 	case o.DeepPage < 2 || o.DeepPage > maxDeepPage:
 		return options{}, fmt.Errorf("-deep-page must be from 2 to %d", maxDeepPage)
+	}
+	if o.Live || o.LiveOnly {
+		o.LiveOpts.Warmup = o.Warmup
+		if err := o.LiveOpts.check(); err != nil {
+			return options{}, err
+		}
 	}
 	o.Args = args
 	return o, nil
@@ -223,6 +245,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	logf("dataset: %d users, %d conversations, %d messages; busiest vendor %d with %d conversations",
 		data.Users, data.Conversations, data.Messages, data.BusiestVendorID, data.BusiestConversations)
 
+	if opts.LiveOnly {
+		live, err := measureLive(ctx, opts, server, tmp, data, logf)
+		if err != nil {
+			return fmt.Errorf("live: %w", err)
+		}
+		liveOnly(stdout, live, opts)
+		return nil
+	}
+
 	if opts.PlansOnly {
 		session, err := signIn(ctx, server, opts.DatabaseURL, data.BusiestVendorID)
 		if err != nil {
@@ -277,6 +308,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	}
 	hwm := b.highWaterMarks()
 	b.stop()
+	var live *liveResult
+	if opts.Live {
+		// After the load tests, with their server and floor stopped: its instances would share
+		// the cores, and its writes move the inbox the scenarios read.
+		if live, err = measureLive(ctx, opts, server, tmp, data, logf); err != nil {
+			return fmt.Errorf("live: %w", err)
+		}
+	}
 
 	r := &report{
 		Opts:      opts,
@@ -291,6 +330,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		FloorPlan: floorPlan,
 		Plans:     plans,
 		Seed:      seedCmp,
+		Live:      live,
 	}
 	if err := writeChart(opts.Chart, r); err != nil {
 		return fmt.Errorf("chart: %w", err)

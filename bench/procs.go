@@ -49,7 +49,9 @@ var serviceVariables = []string{
 	"ADDR", "METRICS_ADDR", "DATABASE_URL", "DATA_DIR", "DEMO", "AUTO_MIGRATE", "CURSOR_SECRET",
 	"GRAPHQL_INTROSPECTION", "GRAPHQL_MAX_DEPTH", "GRAPHQL_MAX_COMPLEXITY", "GRAPHQL_MAX_ALIASES",
 	"MAX_BODY_BYTES", "CORS_ALLOWED_ORIGINS", "REQUEST_TIMEOUT", "SHUTDOWN_GRACE",
-	"DB_MAX_OPEN_CONNS", "DB_TIMEOUT", "DB_STATEMENT_TIMEOUT",
+	"DB_MAX_OPEN_CONNS", "DB_TIMEOUT", "DB_STATEMENT_TIMEOUT", "SEND_RATE_LIMIT", "LIVE_UPDATES",
+	"WS_INIT_TIMEOUT", "WS_PING_INTERVAL", "WS_SESSION_CHECK_INTERVAL", "WS_MAX_SUBSCRIPTIONS",
+	"WS_MAX_CONNECTIONS_PER_USER",
 }
 
 // serviceEnv is this process's environment with set replacing or adding variables. The rest
@@ -70,7 +72,7 @@ func serviceEnv(set map[string]string) []string {
 }
 
 // fixedServiceEnv are the variables the bench sets itself for the server.
-var fixedServiceEnv = []string{"ADDR", "METRICS_ADDR", "DATABASE_URL", "DEMO", "CURSOR_SECRET"}
+var fixedServiceEnv = []string{"ADDR", "METRICS_ADDR", "DATABASE_URL", "DEMO", "CURSOR_SECRET", "SEND_RATE_LIMIT"}
 
 // inheritedServiceEnv lists the service's variables this run passed through from its own
 // environment: settings that make it differ from the defaults.
@@ -194,6 +196,58 @@ type bench struct {
 	pg          *pgx.Conn
 }
 
+// service is one instance of the server the bench started, on loopback ports of its own.
+type service struct {
+	*child
+	url        string // where it serves
+	metricsURL string // its METRICS_ADDR: /metrics and /debug/pprof/
+}
+
+// startService starts the server binary as name (its log in dir/name.log) on databaseURL,
+// with the bench's settings (benchServiceEnv) and set over them, and returns once it is
+// started, not ready: waitServices waits for that.
+func startService(ctx context.Context, name, bin, dir, databaseURL string, set map[string]string) (*service, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]string{
+		"DATABASE_URL":  databaseURL,
+		"ADDR":          addr,
+		"DEMO":          "false",
+		"CURSOR_SECRET": benchCursorSecret,
+		// /metrics (the statements) and /debug/pprof/ (the profiles) are served there only.
+		"METRICS_ADDR": metricsAddr,
+		// The send scenario measures what one sender's messages cost, not the limit on them.
+		"SEND_RATE_LIMIT": strconv.Itoa(benchSendRateLimit),
+	}
+	for k, v := range set {
+		vars[k] = v
+	}
+	c, err := startChild(ctx, name, filepath.Join(dir, name+".log"), bin, []string{"serve"}, serviceEnv(vars))
+	if err != nil {
+		return nil, err
+	}
+	return &service{child: c, url: "http://" + addr, metricsURL: "http://" + metricsAddr}, nil
+}
+
+// waitServices waits until each service answers /readyz and /metrics.
+func waitServices(ctx context.Context, client *http.Client, services ...*service) error {
+	for _, s := range services {
+		if err := waitReady(ctx, client, s.child, s.url+"/readyz"); err != nil {
+			return err
+		}
+		if err := waitReady(ctx, client, s.child, s.metricsURL+"/metrics"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // startTargets starts the server (its METRICS_ADDR on a second port) and the floor, each on a
 // free loopback port, and waits until both are ready.
 func startTargets(ctx context.Context, opts options, server, dir string, logf func(string, ...any)) (_ *bench, err error) {
@@ -203,14 +257,6 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 			b.stop()
 		}
 	}()
-	serverAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	metricsAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
 	databaseURL, application, err := tagDatabaseURL(opts.DatabaseURL, runApplicationName())
 	if err != nil {
 		return nil, err
@@ -219,21 +265,13 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 	if b.pg, err = pgx.Connect(ctx, opts.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", database.RedactURL(opts.DatabaseURL), err)
 	}
-	env := serviceEnv(map[string]string{
-		"DATABASE_URL":  databaseURL,
-		"ADDR":          serverAddr,
-		"DEMO":          "false",
-		"CURSOR_SECRET": benchCursorSecret,
-		// /metrics (the statements) and /debug/pprof/ (the profiles) are served there only.
-		"METRICS_ADDR": metricsAddr,
-		// The send scenario measures what one sender's messages cost, not the limit on them.
-		"SEND_RATE_LIMIT": strconv.Itoa(benchSendRateLimit),
-	})
-	if b.server, err = startChild(ctx, "server", filepath.Join(dir, "server.log"), server, []string{"serve"}, env); err != nil {
+	srv, err := startService(ctx, "server", server, dir, databaseURL, nil)
+	if err != nil {
 		return nil, err
 	}
-	b.serverURL = "http://" + serverAddr
-	b.metricsURL = "http://" + metricsAddr
+	b.server = srv.child
+	b.serverURL = srv.url
+	b.metricsURL = srv.metricsURL
 
 	self, err := os.Executable()
 	if err != nil {
@@ -250,10 +288,7 @@ func startTargets(ctx context.Context, opts options, server, dir string, logf fu
 	b.floorURL = "http://" + floorAddr
 
 	logf("waiting for the server (%s, pid %d) and the floor (%s, pid %d)", b.serverURL, b.server.pid(), b.floorURL, b.floor.pid())
-	if err := waitReady(ctx, b.client, b.server, b.serverURL+"/readyz"); err != nil {
-		return nil, err
-	}
-	if err := waitReady(ctx, b.client, b.server, b.metricsURL+"/metrics"); err != nil {
+	if err := waitServices(ctx, b.client, srv); err != nil {
 		return nil, err
 	}
 	if err := waitReady(ctx, b.client, b.floor, b.floorURL+"/readyz"); err != nil {

@@ -69,6 +69,7 @@ type report struct {
 	Plans     []statementPlan
 
 	Seed *seedComparison // the seed against the SQL-only load; nil unless -seed-compare
+	Live *liveResult     // the live updates (live.go); nil unless -live
 }
 
 func (r *report) find(name string, clients int) *measurement {
@@ -228,6 +229,8 @@ func (r *report) render(w io.Writer, notes string) {
 	p("- the service: `DEMO=false`, a fixed `CURSOR_SECRET`, `METRICS_ADDR` a loopback port of its own")
 	p("  (where the bench reads `/metrics` and the profiles), `SEND_RATE_LIMIT=%d` (so that the send", benchSendRateLimit)
 	p("  scenario measures sending, not the limit), every other setting %s", envNote(r.Env))
+	p("- live updates are on in the service (`LIVE_UPDATES` at its default unless listed above): every")
+	p("  send NOTIFYs in its transaction; the section Live updates measures what that costs")
 	p("- send writes one message per request as another vendor, in their newest conversation: away")
 	p("  from the busiest vendor's inbox, which every other scenario reads; the messages stay")
 	p("- the floor: a process of its own (`bench floor`), a pgx pool of 20 connections like the service's")
@@ -289,6 +292,7 @@ func (r *report) render(w io.Writer, notes string) {
 		p("")
 	}
 	renderPlans(w, r.Plans)
+	renderLive(w, r.Live, goLine)
 	p("## Targets")
 	p("")
 	for _, t := range r.targets() {
@@ -347,7 +351,7 @@ const (
 // targets judges the run against the service's performance targets. A run with errors never
 // meets a target: failing fast can look like serving fast.
 func (r *report) targets() []targetResult {
-	return []targetResult{r.targetThroughput(), r.targetDeepPage(), r.targetStatements(), r.targetUnread()}
+	return append([]targetResult{r.targetThroughput(), r.targetDeepPage(), r.targetStatements(), r.targetUnread()}, liveTargets(r.Live)...)
 }
 
 // (d) issue 14: the unread filter's first page costs at most 1.5× the plain first page.
@@ -478,6 +482,7 @@ func (r *report) summary(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintf(bw, "peak RSS over the run (VmHWM): service %.1f MiB, floor %.1f MiB\n", r.HWM["server"], r.HWM["floor"])
 	r.summaryCPU(bw)
+	liveSummary(bw, r.Live)
 	for _, t := range r.targets() {
 		fmt.Fprintf(bw, "%s %s\n", t.Status, t.Name)
 		for _, line := range t.Detail {

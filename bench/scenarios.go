@@ -17,8 +17,11 @@ import (
 	"github.com/partizap/vendor-inbox/httpserver"
 )
 
+// inboxRow is every field of an inbox row: of the conversation and of every nested object.
+const inboxRow = `id databaseId createdAt updatedAt unreadCount product { id databaseId title price steering cityId regionId districtId metroStationId metroDistanceM addressId publishedAt images { databaseId thumbnailWebp thumbnailJpeg mediumWebp mediumJpeg largeWebp largeJpeg status isPrimary sortOrder } seller { id databaseId displayName avatarUrl cityId rating reviewsCount productsCount createdAt } } participants { id databaseId displayName avatarUrl cityId rating reviewsCount productsCount createdAt } lastMessage { id databaseId conversationId text imageUrl isRead isDelivered createdAt sender { id databaseId displayName avatarUrl cityId rating reviewsCount productsCount createdAt } }`
+
 // inboxQuery is everything the inbox can show of a page: every field of every nested object.
-const inboxQuery = `query($first:Int){ vendorConversations(first:$first){ edges { cursor node { id databaseId createdAt updatedAt unreadCount product { id databaseId title price steering cityId regionId districtId metroStationId metroDistanceM addressId publishedAt images { databaseId thumbnailWebp thumbnailJpeg mediumWebp mediumJpeg largeWebp largeJpeg status isPrimary sortOrder } seller { id databaseId displayName avatarUrl cityId rating reviewsCount productsCount createdAt } } participants { id databaseId displayName avatarUrl cityId rating reviewsCount productsCount createdAt } lastMessage { id databaseId conversationId text imageUrl isRead isDelivered createdAt sender { id databaseId displayName avatarUrl cityId rating reviewsCount productsCount createdAt } } } } pageInfo { hasNextPage endCursor } } }`
+const inboxQuery = `query($first:Int){ vendorConversations(first:$first){ edges { cursor node { ` + inboxRow + ` } } pageInfo { hasNextPage endCursor } } }`
 
 // unreadQuery is inboxQuery narrowed to the conversations with unread messages.
 var unreadQuery = strings.Replace(strings.Replace(inboxQuery, "query($first:Int)", "query($first:Int,$filter:ConversationFilter)", 1),
