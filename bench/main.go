@@ -306,7 +306,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 			return err
 		}
 	}
+	// After the profiles, so that the peak RSS of the load tests is their own.
 	hwm := b.highWaterMarks()
+	compression, err := b.measureCompression(ctx, scenarios, opts, logf)
+	if err != nil {
+		return fmt.Errorf("compression: %w", err)
+	}
 	b.stop()
 	var live *liveResult
 	if opts.Live {
@@ -331,6 +336,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		Plans:     plans,
 		Seed:      seedCmp,
 		Live:      live,
+
+		Compression: compression,
 	}
 	if err := writeChart(opts.Chart, r); err != nil {
 		return fmt.Errorf("chart: %w", err)

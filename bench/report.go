@@ -70,6 +70,8 @@ type report struct {
 
 	Seed *seedComparison // the seed against the SQL-only load; nil unless -seed-compare
 	Live *liveResult     // the live updates (live.go); nil unless -live
+
+	Compression []compressionRow // compression.go
 }
 
 func (r *report) find(name string, clients int) *measurement {
@@ -292,6 +294,7 @@ func (r *report) render(w io.Writer, notes string) {
 		p("")
 	}
 	renderPlans(w, r.Plans)
+	renderCompression(w, r.Compression)
 	renderLive(w, r.Live, goLine)
 	p("## Targets")
 	p("")
