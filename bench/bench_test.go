@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -566,6 +567,32 @@ func TestWriteChart(t *testing.T) {
 	for _, want := range []string{"<svg", "p50 latency (ms)", "concurrent clients", rest20, graphQL100, floor100} {
 		if !strings.Contains(string(svg), want) {
 			t.Errorf("chart lacks %q", want)
+		}
+	}
+	// Well-formed XML, with a line per scenario measured.
+	dec := xml.NewDecoder(bytes.NewReader(svg))
+	lines := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not XML: %v", err)
+		}
+		if el, ok := tok.(xml.StartElement); ok && el.Name.Local == "polyline" {
+			lines++
+		}
+	}
+	if lines == 0 {
+		t.Error("no line drawn")
+	}
+}
+
+func TestNiceStep(t *testing.T) {
+	for raw, want := range map[float64]float64{0: 1, 0.3: 0.5, 1: 1, 1.2: 2, 3: 5, 7: 10, 12: 20, 450: 500} {
+		if got := niceStep(raw); math.Abs(got-want) > 1e-9 {
+			t.Errorf("niceStep(%v) = %v, want %v", raw, got, want)
 		}
 	}
 }
