@@ -1312,6 +1312,18 @@ func TestPlaygroundInChromium(t *testing.T) {
 	// The documentation explorer has the schema, from introspection.
 	b.click(`button[aria-label="Show Documentation Explorer"]`)
 	b.poll("the documentation explorer shows the schema", `document.querySelector('.graphiql-doc-explorer')?.innerText.includes('Query')`)
+	// The query editor, narrower beside the explorer, wraps the query's lines at its width: none
+	// is wider than the editor, so none scrolls out of view.
+	wrapJS := `(() => {
+		const editor = __MONACO.editor.getEditors().find(e => e.getDomNode()?.closest('.graphiql-query-editor'));
+		const info = editor?.getLayoutInfo();
+		return { wordWrap: editor?.getOption(__MONACO.editor.EditorOption.wordWrap), wrapping: info?.isViewportWrapping,
+			scrollWidth: editor?.getScrollWidth(), width: info?.width };
+	})()`
+	if !b.within(5*time.Second, `(w => w.wordWrap === 'on' && w.wrapping && w.scrollWidth <= w.width)(`+wrapJS+`)`) {
+		wrap, err := chromedp.Run(b.ctx, chromedp.Evaluate[map[string]any](wrapJS))
+		t.Errorf("the query editor does not wrap its lines at its width: %v (%v)", wrap, err)
+	}
 	// 2. Press run: the result shows the newest conversation's product. (Monaco renders spaces
 	// as no-break spaces and wraps long lines: compare the words.)
 	b.click(`.graphiql-execute-button`)
