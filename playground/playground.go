@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -156,14 +157,20 @@ func serveAsset(w http.ResponseWriter, r *http.Request, name string) {
 	header.Set("Content-Type", contentType)
 	header.Set("Cache-Control", AssetCacheControl)
 	header.Set("Content-Security-Policy", Policy)
-	header.Set("ETag", `"`+name+`"`)
+	// Each encoding is a representation of its own, with an ETag of its own: a cache that
+	// revalidates one must not be told it holds another.
+	etag := name
 	if compressible(contentType) {
 		header.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r) {
+		if br, ok := brotliVersion(name); ok && acceptsEncoding(r, "br") {
+			header.Set("Content-Encoding", "br")
+			etag, body = name+".br", br
+		} else if acceptsEncoding(r, "gzip") {
 			header.Set("Content-Encoding", "gzip")
-			body = gzipped(name, body)
+			etag, body = name+".gz", gzipped(name, body)
 		}
 	}
+	header.Set("ETag", `"`+etag+`"`)
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
 }
 
@@ -171,14 +178,32 @@ func compressible(contentType string) bool {
 	return !strings.HasPrefix(contentType, "font/woff") && contentType != "image/png"
 }
 
-func acceptsGzip(r *http.Request) bool {
+// acceptsEncoding says whether the request's Accept-Encoding lists coding (case-insensitively)
+// with a quality above zero ("br", "br;q=0.5"; not "br;q=0", nor a header without it).
+func acceptsEncoding(r *http.Request, coding string) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		coding, q, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			return strings.ReplaceAll(strings.TrimSpace(q), " ", "") != "q=0"
+		name, params, _ := strings.Cut(part, ";")
+		if !strings.EqualFold(strings.TrimSpace(name), coding) {
+			continue
 		}
+		for _, param := range strings.Split(params, ";") {
+			key, value, _ := strings.Cut(param, "=")
+			if strings.EqualFold(strings.TrimSpace(key), "q") {
+				q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+				return err == nil && q > 0
+			}
+		}
+		return true
 	}
 	return false
+}
+
+// brotliVersion is the asset as the build compressed it with brotli (vite.config.js, brotliAssets),
+// dist/assets/<name>.br, when there is one: every compressible asset of more than 10 KB.
+// Those files are not assets of their own (hashedName refuses the .br extension).
+func brotliVersion(name string) ([]byte, bool) {
+	body, err := fs.ReadFile(dist, "dist/assets/"+name+".br")
+	return body, err == nil
 }
 
 // gzipCache holds each asset compressed, made on its first request: Monaco's 3 MB of script

@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/andybalholm/brotli"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	cdppage "github.com/chromedp/cdproto/page"
@@ -175,6 +176,13 @@ func TestEveryReferencedAssetIsEmbeddedAndServedForGood(t *testing.T) {
 	}
 	embedded := map[string]bool{}
 	for _, e := range entries {
+		if asset, ok := strings.CutSuffix(e.Name(), ".br"); ok {
+			// The build's brotli version of an asset (TestLargestAssetIsServedAsBrotliWhenAccepted).
+			if _, err := fs.Stat(dist, "dist/assets/"+asset); err != nil || !compressible(contentTypes[path.Ext(asset)]) {
+				t.Errorf("%s is not the brotli version of a compressible asset: %v", e.Name(), err)
+			}
+			continue
+		}
 		embedded[e.Name()] = true
 		if !hashedName.MatchString(e.Name()) {
 			t.Errorf("asset %s has no content hash in its name", e.Name())
@@ -268,7 +276,7 @@ func TestAssetsAreCompressedAndUnknownNamesAreNotFound(t *testing.T) {
 		}
 	}
 	plain := readBody(t, get(t, h, AssetsPath+script, nil))
-	res := get(t, h, AssetsPath+script, map[string]string{"Accept-Encoding": "gzip, deflate, br"})
+	res := get(t, h, AssetsPath+script, map[string]string{"Accept-Encoding": "gzip, deflate"})
 	if res.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(res.Header.Get("Vary"), "Accept-Encoding") {
 		t.Fatalf("gzip not offered: %v", res.Header)
 	}
@@ -282,6 +290,7 @@ func TestAssetsAreCompressedAndUnknownNamesAreNotFound(t *testing.T) {
 	}
 	for _, target := range []string{
 		AssetsPath + "nothing-AAAAAAAA.js",
+		AssetsPath + script + ".br", // the brotli version is a representation of script, not an asset
 		AssetsPath + "index.html",
 		AssetsPath + "../index.html",
 		AssetsPath + "%2e%2e%2findex.html",
@@ -299,6 +308,125 @@ func TestAssetsAreCompressedAndUnknownNamesAreNotFound(t *testing.T) {
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST %s: %d", Path, rec.Code)
 	}
+}
+
+// largestAsset is the name of the largest embedded asset: Monaco's script.
+func largestAsset(t testing.TB) string {
+	t.Helper()
+	entries, err := fs.ReadDir(dist, "dist/assets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	var size int64
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(e.Name(), ".br") && info.Size() > size {
+			name, size = e.Name(), info.Size()
+		}
+	}
+	if size < 1<<20 {
+		t.Fatalf("the largest asset, %q, has %d bytes: is Monaco's script not embedded?", name, size)
+	}
+	return name
+}
+
+func TestLargestAssetIsServedAsBrotliWhenAccepted(t *testing.T) {
+	t.Parallel()
+	h := Handler(Options{Endpoint: "/graphql"})
+	name := largestAsset(t)
+	plain, err := fs.ReadFile(dist, "dist/assets/"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode := map[string]func([]byte) ([]byte, error){
+		"": func(b []byte) ([]byte, error) { return b, nil },
+		"br": func(b []byte) ([]byte, error) {
+			return io.ReadAll(brotli.NewReader(bytes.NewReader(b)))
+		},
+		"gzip": func(b []byte) ([]byte, error) {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				return nil, err
+			}
+			return io.ReadAll(zr)
+		},
+	}
+	sizes := map[string]int{}
+	etags := map[string]string{}
+	for _, c := range []struct{ accept, want string }{
+		{"gzip, deflate, br, zstd", "br"}, // Chromium's
+		{"br", "br"},
+		{"BR;q=0.5, gzip;q=1", "br"},
+		{"gzip, deflate", "gzip"},
+		{"gzip, br;q=0", "gzip"},
+		{"br; q=0.000, gzip", "gzip"},
+		{"GZIP", "gzip"},
+		{"", ""},
+		{"identity", ""},
+		{"deflate, zstd", ""},
+		{"br;q=0, gzip;q=0", ""},
+	} {
+		res := get(t, h, AssetsPath+name, map[string]string{"Accept-Encoding": c.accept})
+		body := readBody(t, res)
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Encoding") != c.want {
+			t.Errorf("Accept-Encoding %q: %d, Content-Encoding %q, want %q", c.accept, res.StatusCode, res.Header.Get("Content-Encoding"), c.want)
+			continue
+		}
+		if vary := res.Header.Get("Vary"); vary != "Accept-Encoding" {
+			t.Errorf("Accept-Encoding %q: Vary %q", c.accept, vary)
+		}
+		if got := res.Header.Get("Content-Type"); got != contentTypes[".js"] {
+			t.Errorf("Accept-Encoding %q: Content-Type %q", c.accept, got)
+		}
+		decoded, err := decode[c.want](body)
+		if err != nil || !bytes.Equal(decoded, plain) {
+			t.Errorf("Accept-Encoding %q: the %q body does not decode to %s (%d bytes): %v", c.accept, c.want, name, len(decoded), err)
+		}
+		if etag, seen := etags[c.want]; seen && etag != res.Header.Get("ETag") {
+			t.Errorf("Accept-Encoding %q: ETag %q, and %q before for the same encoding", c.accept, res.Header.Get("ETag"), etag)
+		}
+		etags[c.want], sizes[c.want] = res.Header.Get("ETag"), len(body)
+	}
+	if etags[""] == etags["br"] || etags[""] == etags["gzip"] || etags["br"] == etags["gzip"] {
+		t.Errorf("the encodings share an ETag: %q", etags)
+	}
+	if sizes["br"] >= sizes["gzip"] {
+		t.Errorf("%s: brotli %d bytes, gzip %d: is the build's .br file at brotli's best?", name, sizes["br"], sizes["gzip"])
+	}
+	t.Logf("%s: %d bytes, gzip %d, br %d", name, sizes[""], sizes["gzip"], sizes["br"])
+
+	// A revalidation of the brotli version is answered 304 for its own ETag only.
+	for etag, want := range map[string]int{etags["br"]: http.StatusNotModified, etags["gzip"]: http.StatusOK, etags[""]: http.StatusOK} {
+		res := get(t, h, AssetsPath+name, map[string]string{"Accept-Encoding": "gzip, br", "If-None-Match": etag})
+		readBody(t, res)
+		if res.StatusCode != want {
+			t.Errorf("If-None-Match %s with br accepted: %d, want %d", etag, res.StatusCode, want)
+		}
+	}
+	// A type that is not compressed has no Vary and no encoding, br accepted or not.
+	for _, e := range mustReadDir(t, "dist/assets") {
+		if strings.HasSuffix(e.Name(), ".woff2") {
+			res := get(t, h, AssetsPath+e.Name(), map[string]string{"Accept-Encoding": "gzip, br"})
+			readBody(t, res)
+			if res.StatusCode != http.StatusOK || res.Header.Get("Content-Encoding") != "" || res.Header.Get("Vary") != "" {
+				t.Errorf("GET %s: %d, %v", e.Name(), res.StatusCode, res.Header)
+			}
+			break
+		}
+	}
+}
+
+func mustReadDir(t testing.TB, dir string) []fs.DirEntry {
+	t.Helper()
+	entries, err := fs.ReadDir(dist, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return entries
 }
 
 // TestExampleQueryIsTheREADMEs keeps the query the page opens with equal to README.md's.
@@ -886,6 +1014,9 @@ type browser struct {
 	sent     []string // the messages the page sent on them
 	closed   int      // how many of them have closed
 	problems []string // exceptions and console errors
+	noise    []string // console errors and warnings, the page's (console.*) and the browser's
+	// encodings has the Content-Encoding of each response the page received, by URL.
+	encodings map[string]string
 }
 
 func openBrowser(t *testing.T, s *server) *browser {
@@ -894,7 +1025,7 @@ func openBrowser(t *testing.T, s *server) *browser {
 		t.Fatalf("headless Chromium is needed at %s: `make test` installs it (apt-get install chromium): %v", chromiumPath, err)
 	}
 	serverURL, _ := url.Parse(s.base)
-	b := &browser{t: t, server: s, host: serverURL.Host, proxy: &recordingProxy{server: serverURL.Host}}
+	b := &browser{t: t, server: s, host: serverURL.Host, proxy: &recordingProxy{server: serverURL.Host}, encodings: map[string]string{}}
 	proxySrv := httptest.NewServer(b.proxy)
 	t.Cleanup(proxySrv.Close)
 
@@ -926,6 +1057,24 @@ func openBrowser(t *testing.T, s *server) *browser {
 		switch ev := ev.(type) {
 		case *network.EventRequestWillBeSent:
 			b.requests = append(b.requests, ev.Request.URL)
+		case *network.EventResponseReceived:
+			for k, v := range ev.Response.Headers {
+				if strings.EqualFold(k, "Content-Encoding") {
+					b.encodings[ev.Response.URL], _ = v.(string)
+				}
+			}
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+				var args []string
+				for _, a := range ev.Args {
+					if a.Value != nil {
+						args = append(args, string(a.Value))
+					} else {
+						args = append(args, a.Description)
+					}
+				}
+				b.noise = append(b.noise, fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(args, " ")))
+			}
 		case *network.EventWebSocketCreated:
 			b.sockets = append(b.sockets, ev.URL)
 		case *network.EventWebSocketFrameSent:
@@ -937,6 +1086,9 @@ func openBrowser(t *testing.T, s *server) *browser {
 		case *cdplog.EventEntryAdded:
 			if ev.Entry.Level == cdplog.EntryLevelError {
 				b.problems = append(b.problems, fmt.Sprintf("console %s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+			if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
+				b.noise = append(b.noise, fmt.Sprintf("%s %s: %s (%s)", ev.Entry.Source, ev.Entry.Level, ev.Entry.Text, ev.Entry.URL))
 			}
 		}
 	}); err != nil {
@@ -1139,9 +1291,39 @@ func TestPlaygroundInChromium(t *testing.T) {
 	b.poll("the query editor holds the example query",
 		`(globalThis.__MONACO?.editor.getModels() ?? []).some(m => m.getValue() === `+jsString(string(example))+`)`)
 	b.poll("the query editor shows it", `document.querySelector('.graphiql-query-editor .view-lines')?.innerText.includes('vendorConversations') && document.querySelector('.graphiql-response .monaco-editor')`)
+	// Monaco's script, the largest asset, came brotli-compressed (Chromium accepts br from
+	// localhost over plain HTTP too).
+	monacoScript := s.base + AssetsPath + largestAsset(t)
+	b.wait("the response for "+monacoScript, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		_, ok := b.encodings[monacoScript]
+		return ok
+	})
+	b.mu.Lock()
+	if got := b.encodings[monacoScript]; got != "br" {
+		t.Errorf("%s came with Content-Encoding %q, want br", monacoScript, got)
+	}
+	// The page loaded without a word in the console, from itself or from the browser.
+	if len(b.noise) > 0 {
+		t.Errorf("console errors and warnings on loading the page:\n%s", strings.Join(b.noise, "\n"))
+	}
+	b.mu.Unlock()
 	// The documentation explorer has the schema, from introspection.
 	b.click(`button[aria-label="Show Documentation Explorer"]`)
 	b.poll("the documentation explorer shows the schema", `document.querySelector('.graphiql-doc-explorer')?.innerText.includes('Query')`)
+	// The query editor, narrower beside the explorer, wraps the query's lines at its width: none
+	// is wider than the editor, so none scrolls out of view.
+	wrapJS := `(() => {
+		const editor = __MONACO.editor.getEditors().find(e => e.getDomNode()?.closest('.graphiql-query-editor'));
+		const info = editor?.getLayoutInfo();
+		return { wordWrap: editor?.getOption(__MONACO.editor.EditorOption.wordWrap), wrapping: info?.isViewportWrapping,
+			scrollWidth: editor?.getScrollWidth(), width: info?.width };
+	})()`
+	if !b.within(5*time.Second, `(w => w.wordWrap === 'on' && w.wrapping && w.scrollWidth <= w.width)(`+wrapJS+`)`) {
+		wrap, err := chromedp.Run(b.ctx, chromedp.Evaluate[map[string]any](wrapJS))
+		t.Errorf("the query editor does not wrap its lines at its width: %v (%v)", wrap, err)
+	}
 	// 2. Press run: the result shows the newest conversation's product. (Monaco renders spaces
 	// as no-break spaces and wraps long lines: compare the words.)
 	b.click(`.graphiql-execute-button`)

@@ -8,7 +8,7 @@
 import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { GraphiQL, HISTORY_PLUGIN } from 'graphiql';
-import { DocsIcon } from '@graphiql/react';
+import { DocsIcon, useMonaco } from '@graphiql/react';
 import { getOperationAST, parse } from 'graphql';
 import { createClient } from 'graphql-ws';
 // Monaco's web workers (editor, GraphQL language service, JSON), bundled as local files.
@@ -197,7 +197,23 @@ const DOCS_OFF_PLUGIN = {
   ),
 };
 
+// useWrappedEditors has every editor of the page wrap its lines at its width, as the response
+// editor does already: the example queries' longer lines stay in view beside the documentation
+// explorer, without a horizontal scroll. GraphiQL takes no options for its editors; Monaco tells
+// of each one it creates (the editors made before Monaco reached this component are updated here).
+function useWrappedEditors() {
+  const monaco = useMonaco((state) => state.monaco);
+  useEffect(() => {
+    if (!monaco) return undefined;
+    const wrap = (editor) => editor.updateOptions({ wordWrap: 'on' });
+    monaco.editor.getEditors().forEach(wrap);
+    const created = monaco.editor.onDidCreateEditor(wrap);
+    return () => created.dispose();
+  }, [monaco]);
+}
+
 function App() {
+  useWrappedEditors();
   return (
     <div className="pz-app">
       <Bar />
