@@ -141,7 +141,8 @@ function SignInHint() {
     <span data-testid="sign-in-hint">
       Not signed in: vendor data answers <Code>UNAUTHENTICATED</Code>. Create a session with{' '}
       <Code>go run . session --user ID</Code> and set it as the <Code>PARTIZAP_SESSION</Code> cookie
-      of this site (README, “Signing in”).
+      of this site (README, “Signing in”), or, for exploring, restart the service with{' '}
+      <Code>DEMO_LOGIN=true</Code> to sign in from here.
     </span>
   );
 }
