@@ -1871,20 +1871,7 @@ func renderLive(w io.Writer, r *liveResult, command string) {
 		p("A CPU profile of B (`-live-profile`) over %d s of the latency run (which it slows a little):", t.Seconds)
 		p("`go tool pprof -top` by flat time, then by cumulative time with `-hide=%s`.", profileHide)
 		p("")
-		if t.Err != "" {
-			p("No profile: %s", strings.ReplaceAll(t.Err, "\n", " "))
-		} else {
-			p("```")
-			p("%s", t.Flat)
-			p("```")
-			p("")
-			p("By cumulative time:")
-			p("")
-			p("```")
-			p("%s", t.Cum)
-			p("```")
-		}
-		p("")
+		renderProfileTops(p, t.Err, t.Flat, t.Cum)
 	}
 	for _, line := range liveErrorLines(r) {
 		p("- %s", line)

@@ -186,20 +186,24 @@ func (r *report) renderProfiles(w io.Writer) {
 		}
 		p("Profiled for %d s under %.1f req/s%s, %d errors.", t.Seconds, t.RPS, measured, t.Errors)
 		p("")
-		if t.Err != "" {
-			p("No profile: %s", strings.ReplaceAll(t.Err, "\n", " "))
-			p("")
-			continue
-		}
+		renderProfileTops(p, t.Err, t.Flat, t.Cum)
+	}
+}
+
+// renderProfileTops writes a profile's two tops (flat, then cumulative), or why there is none.
+func renderProfileTops(p func(string, ...any), failed, flat, cum string) {
+	if failed != "" {
+		p("No profile: %s", strings.ReplaceAll(failed, "\n", " "))
+	} else {
 		p("```")
-		p("%s", t.Flat)
+		p("%s", flat)
 		p("```")
 		p("")
 		p("By cumulative time:")
 		p("")
 		p("```")
-		p("%s", t.Cum)
+		p("%s", cum)
 		p("```")
-		p("")
 	}
+	p("")
 }
