@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -72,11 +71,10 @@ func compressionRun(d time.Duration) time.Duration { return max(d/2, 2*time.Seco
 
 // answerBytes is the size of t's answer on the wire, checked to be in the encoding asked for.
 func answerBytes(ctx context.Context, client *http.Client, t target, encoding string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, t.Method, t.URL, bytes.NewReader(t.Body))
+	req, err := t.request(ctx)
 	if err != nil {
 		return 0, err
 	}
-	req.Header = t.Header.Clone()
 	res, err := client.Do(req)
 	if err != nil {
 		return 0, err

@@ -48,8 +48,8 @@ type target struct {
 	NextBody func() []byte
 }
 
-// do sends the request and reads the whole answer into buf.
-func (t target) do(ctx context.Context, client *http.Client, buf *bytes.Buffer) (int, error) {
+// request is the next request of t.
+func (t target) request(ctx context.Context) (*http.Request, error) {
 	var body io.Reader
 	switch {
 	case t.NextBody != nil:
@@ -59,9 +59,18 @@ func (t target) do(ctx context.Context, client *http.Client, buf *bytes.Buffer) 
 	}
 	req, err := http.NewRequestWithContext(ctx, t.Method, t.URL, body)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	req.Header = t.Header.Clone()
+	return req, nil
+}
+
+// do sends the request and reads the whole answer into buf.
+func (t target) do(ctx context.Context, client *http.Client, buf *bytes.Buffer) (int, error) {
+	req, err := t.request(ctx)
+	if err != nil {
+		return 0, err
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err

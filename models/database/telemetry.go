@@ -41,30 +41,22 @@ func Instrument(db *gorm.DB, t Telemetry) error {
 	type registry interface {
 		Register(string, func(*gorm.DB)) error
 	}
-	for _, p := range []struct {
-		main  string
-		hooks func() (before, after registry)
-	}{
-		{"gorm:create", func() (b, a registry) {
+	// One pair of hooks around each of GORM's statement-running callbacks.
+	for _, hooks := range []func() (before, after registry){
+		func() (registry, registry) {
 			return cbs.Create().Before("gorm:create"), cbs.Create().After("gorm:create")
-		}},
-		{"gorm:query", func() (b, a registry) {
-			return cbs.Query().Before("gorm:query"), cbs.Query().After("gorm:query")
-		}},
-		{"gorm:update", func() (b, a registry) {
+		},
+		func() (registry, registry) { return cbs.Query().Before("gorm:query"), cbs.Query().After("gorm:query") },
+		func() (registry, registry) {
 			return cbs.Update().Before("gorm:update"), cbs.Update().After("gorm:update")
-		}},
-		{"gorm:delete", func() (b, a registry) {
+		},
+		func() (registry, registry) {
 			return cbs.Delete().Before("gorm:delete"), cbs.Delete().After("gorm:delete")
-		}},
-		{"gorm:row", func() (b, a registry) {
-			return cbs.Row().Before("gorm:row"), cbs.Row().After("gorm:row")
-		}},
-		{"gorm:raw", func() (b, a registry) {
-			return cbs.Raw().Before("gorm:raw"), cbs.Raw().After("gorm:raw")
-		}},
+		},
+		func() (registry, registry) { return cbs.Row().Before("gorm:row"), cbs.Row().After("gorm:row") },
+		func() (registry, registry) { return cbs.Raw().Before("gorm:raw"), cbs.Raw().After("gorm:raw") },
 	} {
-		before, after := p.hooks()
+		before, after := hooks()
 		if err := before.Register(telemetryName+":before", t.before(system)); err != nil {
 			return fmt.Errorf("register statement telemetry: %w", err)
 		}
