@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,6 +75,9 @@ type options struct {
 	Live     bool
 	LiveOnly bool
 	LiveOpts liveOptions
+	// Only, when not empty, names the scenarios to measure: only those run, and their results
+	// are printed instead of the report written (no profiles, compression or live updates).
+	Only []string
 
 	// Args are the flags as given, to quote the command in the report.
 	Args []string
@@ -105,6 +109,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.SeedCompare, "seed-compare", false, "also seed a scratch database and SQL-load another with as many rows, and report both rows/s (about two minutes more at the default size)")
 	fs.BoolVar(&o.SeedCompareOnly, "seed-compare-only", false, "run only the -seed-compare comparison and print it; no report is written")
 	fs.BoolVar(&o.Live, "live", true, "after the load tests, measure live updates on three more instances: subscriptions' memory, delivery latency and throughput, and what NOTIFY costs sendMessage (about a minute)")
+	only := fs.String("scenarios", "", "measure only these comma-separated scenarios (e.g. graphql-20,floor-20) and print their results; no report is written: for trying a change")
 	fs.BoolVar(&o.LiveOnly, "live-only", false, "run only the -live measurement and print its section; no report is written")
 	fs.IntVar(&o.LiveOpts.Subscriptions, "live-subscriptions", 1000, "live: subscriptions held open on instance B")
 	fs.IntVar(&o.LiveOpts.Tabs, "live-tabs", 50, "live: the busiest vendor's sockets (tabs), each with inboxUpdated and messageAdded of one conversation; the rest are the buyers' messageAdded")
@@ -134,6 +139,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return options{}, errors.New("-warmup must be from 0 to 1m")
 	case o.DeepPage < 2 || o.DeepPage > maxDeepPage:
 		return options{}, fmt.Errorf("-deep-page must be from 2 to %d", maxDeepPage)
+	}
+	if *only != "" {
+		o.Only = strings.Split(*only, ",")
 	}
 	if o.Live || o.LiveOnly {
 		o.LiveOpts.Warmup = o.Warmup
@@ -296,9 +304,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	if len(opts.Only) > 0 {
+		if scenarios, err = onlyScenarios(scenarios, opts.Only); err != nil {
+			return err
+		}
+	}
 	results, err := b.measure(ctx, scenarios, opts, logf)
 	if err != nil {
 		return err
+	}
+	if len(opts.Only) > 0 {
+		return nil // measure printed each result
 	}
 	var profiles []profileTop
 	if opts.Profile {
@@ -363,4 +379,21 @@ func explainFloor(ctx context.Context, databaseURL, session string) (string, err
 		return "", err
 	}
 	return f.Explain(ctx, session, 20)
+}
+
+// onlyScenarios is the scenarios named, in the order given.
+func onlyScenarios(all []scenario, names []string) ([]scenario, error) {
+	var out []scenario
+	for _, name := range names {
+		i := slices.IndexFunc(all, func(s scenario) bool { return s.Name == strings.TrimSpace(name) })
+		if i < 0 {
+			known := make([]string, len(all))
+			for j, s := range all {
+				known[j] = s.Name
+			}
+			return nil, fmt.Errorf("-scenarios: no scenario %q (there are %s)", name, strings.Join(known, ", "))
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
 }
