@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -61,11 +63,12 @@ type config struct {
 	WSMaxSubscriptions      int           // WS_MAX_SUBSCRIPTIONS
 	WSMaxConnectionsPerUser int           // WS_MAX_CONNECTIONS_PER_USER
 
-	RequestTimeout     time.Duration // REQUEST_TIMEOUT
-	ShutdownGrace      time.Duration // SHUTDOWN_GRACE
-	DBMaxOpenConns     int           // DB_MAX_OPEN_CONNS
-	DBTimeout          time.Duration // DB_TIMEOUT
-	DBStatementTimeout time.Duration // DB_STATEMENT_TIMEOUT
+	RequestTimeout        time.Duration // REQUEST_TIMEOUT
+	MaxConcurrentRequests int           // MAX_CONCURRENT_REQUESTS
+	ShutdownGrace         time.Duration // SHUTDOWN_GRACE
+	DBMaxOpenConns        int           // DB_MAX_OPEN_CONNS
+	DBTimeout             time.Duration // DB_TIMEOUT
+	DBStatementTimeout    time.Duration // DB_STATEMENT_TIMEOUT
 }
 
 // setting is one environment variable: its default, as `help` shows it, and what it does.
@@ -104,10 +107,36 @@ var settings = []setting{
 	{"WS_MAX_SUBSCRIPTIONS", "20", "subscriptions at once on one WebSocket"},
 	{"WS_MAX_CONNECTIONS_PER_USER", "10", "WebSockets one user may hold open on one instance"},
 	{"REQUEST_TIMEOUT", "10s", "deadline of every request"},
+	{"MAX_CONCURRENT_REQUESTS", "4 per core (GOMAXPROCS)", "GraphQL (over HTTP) and REST requests run at once; the others wait their turn within REQUEST_TIMEOUT, so memory follows the cores, not the clients"},
 	{"SHUTDOWN_GRACE", "15s", "how long in-flight requests may finish after SIGTERM"},
+	{"GOGC", strconv.Itoa(defaultGCPercent), "Go's garbage collector: collect when the heap has grown by this percent since the last collection (Go's own default: 100)"},
+	{"GOMEMLIMIT", strconv.Itoa(defaultMemoryLimit>>20) + "MiB", "Go's soft memory limit: nearing it, the collector runs sooner whatever GOGC says; set it to about 80% of the memory an instance may use, and raise it for many thousands of WebSockets"},
 	{"DB_MAX_OPEN_CONNS", "20", "connection pool size"},
 	{"DB_TIMEOUT", "2s", "the service's own bound on every statement and new connection"},
 	{"DB_STATEMENT_TIMEOUT", "3/4 of DB_TIMEOUT", "PostgreSQL's statement_timeout, below DB_TIMEOUT"},
+}
+
+// The garbage collector's settings when GOGC and GOMEMLIMIT are unset. A GraphQL page allocates
+// a few times its answer's size, mostly short-lived (a field context, a context and a marshaler
+// per field), while what lives on is small: at Go's default GOGC of 100 the collector ran every
+// few requests (BENCHMARKS.md measures what that cost). Letting the heap grow to
+// five times what lives, but no further than the soft limit, makes collections rare at any
+// load; admission (MAX_CONCURRENT_REQUESTS) bounds what lives at once, so the limit is
+// reached under load, not exceeded (BENCHMARKS.md measures both).
+const (
+	defaultGCPercent   = 400
+	defaultMemoryLimit = 64 << 20 // bytes
+)
+
+// applyGCDefaults sets the collector's defaults, unless the environment set GOGC or
+// GOMEMLIMIT itself (the runtime has read those already).
+func applyGCDefaults(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 }
 
 // minCursorSecret is the shortest CURSOR_SECRET accepted: RFC 2104 asks for an HMAC key at
@@ -169,8 +198,17 @@ func (e *environment) bool(name string, def bool) bool {
 	return b
 }
 
-func (e *environment) positiveInt(name string) int {
-	v, _ := e.lookup(name)
+func (e *environment) positiveInt(name string) int { return e.positiveIntOr(name, 0) }
+
+// positiveIntOr is positiveInt with def for a default settings says in words.
+func (e *environment) positiveIntOr(name string, def int) int {
+	v, set := e.lookup(name)
+	if !set {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+		return def
+	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n <= 0 {
 		e.errs = append(e.errs, fmt.Errorf("%s must be a positive integer, not %q", name, v))
@@ -295,6 +333,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg.WSMaxSubscriptions = e.positiveInt("WS_MAX_SUBSCRIPTIONS")
 	cfg.WSMaxConnectionsPerUser = e.positiveInt("WS_MAX_CONNECTIONS_PER_USER")
 	cfg.RequestTimeout = e.duration("REQUEST_TIMEOUT", 0)
+	cfg.MaxConcurrentRequests = e.positiveIntOr("MAX_CONCURRENT_REQUESTS", 4*runtime.GOMAXPROCS(0))
 	cfg.ShutdownGrace = e.duration("SHUTDOWN_GRACE", 0)
 	cfg.DBMaxOpenConns = e.positiveInt("DB_MAX_OPEN_CONNS")
 	cfg.DBTimeout = e.duration("DB_TIMEOUT", 0)

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -33,7 +36,7 @@ func TestLoadConfig(t *testing.T) {
 			CORSAllowedHeaders: httpserver.BrowserClientHeaders, LogFormat: "text", LogLevel: slog.LevelInfo,
 			LiveUpdates: true, WSInitTimeout: 10 * time.Second, WSPingInterval: 25 * time.Second,
 			WSSessionCheckInterval: 30 * time.Second, WSMaxSubscriptions: 20, WSMaxConnectionsPerUser: 10,
-			RequestTimeout: 10 * time.Second, ShutdownGrace: 15 * time.Second, DBMaxOpenConns: 20,
+			RequestTimeout: 10 * time.Second, MaxConcurrentRequests: 4 * runtime.GOMAXPROCS(0), ShutdownGrace: 15 * time.Second, DBMaxOpenConns: 20,
 			DBTimeout: 2 * time.Second, DBStatementTimeout: 1500 * time.Millisecond}
 		change(&c)
 		return c
@@ -60,12 +63,13 @@ func TestLoadConfig(t *testing.T) {
 				c.DatabaseURL, c.DataDir, c.AutoMigrate, c.Introspection = "sqlite:/var/lib/pz/partizap.db", "/var/lib/pz", false, false
 			}), ""},
 		{"limits and timeouts", map[string]string{"DATABASE_URL": "sqlite:x.db", "GRAPHQL_MAX_DEPTH": "5", "GRAPHQL_MAX_COMPLEXITY": "100",
-			"GRAPHQL_MAX_ALIASES": "2", "MAX_BODY_BYTES": "1024", "REQUEST_TIMEOUT": "2s", "SHUTDOWN_GRACE": "1m",
+			"GRAPHQL_MAX_ALIASES": "2", "MAX_BODY_BYTES": "1024", "REQUEST_TIMEOUT": "2s", "MAX_CONCURRENT_REQUESTS": "3", "SHUTDOWN_GRACE": "1m",
 			"DB_MAX_OPEN_CONNS": "4", "DB_STATEMENT_TIMEOUT": "500ms", "CURSOR_SECRET": secret},
 			defaults(func(c *config) {
 				c.DatabaseURL, c.MaxDepth, c.MaxComplexity, c.MaxAliases, c.MaxBodyBytes = "sqlite:x.db", 5, 100, 2, 1024
 				c.RequestTimeout, c.ShutdownGrace, c.DBMaxOpenConns, c.DBStatementTimeout = 2*time.Second, time.Minute, 4, 500*time.Millisecond
 				c.DBTimeout = 667 * time.Millisecond // a third above DB_STATEMENT_TIMEOUT, rounded up
+				c.MaxConcurrentRequests = 3
 			}), ""},
 		{"CORS origins", map[string]string{"DATABASE_URL": "sqlite:x.db", "CORS_ALLOWED_ORIGINS": "https://app.partizap.ru, http://localhost:5173/", "CURSOR_SECRET": secret},
 			defaults(func(c *config) {
@@ -75,6 +79,7 @@ func TestLoadConfig(t *testing.T) {
 		{"CORS path", map[string]string{"CORS_ALLOWED_ORIGINS": "https://a.ru/app"}, config{}, `CORS_ALLOWED_ORIGINS: "https://a.ru/app" is not an origin like https://app.example.com (a wildcard cannot carry credentials)`},
 		{"bad switch", map[string]string{"DEMO": "yes please"}, config{}, `DEMO must be true or false, not "yes please"`},
 		{"bad number", map[string]string{"GRAPHQL_MAX_DEPTH": "-1"}, config{}, `GRAPHQL_MAX_DEPTH must be a positive integer, not "-1"`},
+		{"bad computed default", map[string]string{"MAX_CONCURRENT_REQUESTS": "0"}, config{}, `MAX_CONCURRENT_REQUESTS must be a positive integer, not "0"`},
 		{"bad duration", map[string]string{"REQUEST_TIMEOUT": "10"}, config{}, `REQUEST_TIMEOUT must be a positive duration such as 5s, not "10"`},
 		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, config{}, `LOG_FORMAT must be text or json, not "xml"`},
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, config{}, `LOG_LEVEL must be debug, info, warn or error, not "loud"`},
@@ -318,5 +323,33 @@ func TestNoCursorSecretFailsBeforeConnecting(t *testing.T) {
 				t.Fatalf("error %q, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestApplyGCDefaults: the service's collector settings apply only where the environment set
+// none of its own. Not parallel: it changes the test process's collector, and puts it back.
+func TestApplyGCDefaults(t *testing.T) {
+	percent, limit := debug.SetGCPercent(100), debug.SetMemoryLimit(math.MaxInt64)
+	defer func() { debug.SetGCPercent(percent); debug.SetMemoryLimit(limit) }()
+	for _, tt := range []struct {
+		name    string
+		env     map[string]string
+		percent int
+		limit   int64
+	}{
+		{"neither set", nil, defaultGCPercent, defaultMemoryLimit},
+		{"GOGC set", map[string]string{"GOGC": "100"}, 100, defaultMemoryLimit},
+		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "1GiB"}, defaultGCPercent, math.MaxInt64},
+		{"both set", map[string]string{"GOGC": "off", "GOMEMLIMIT": "1GiB"}, 100, math.MaxInt64},
+	} {
+		debug.SetGCPercent(100)
+		debug.SetMemoryLimit(math.MaxInt64)
+		applyGCDefaults(func(k string) string { return tt.env[k] })
+		if got := debug.SetGCPercent(100); got != tt.percent {
+			t.Errorf("%s: GOGC %d, want %d", tt.name, got, tt.percent)
+		}
+		if got := debug.SetMemoryLimit(-1); got != tt.limit {
+			t.Errorf("%s: memory limit %d, want %d", tt.name, got, tt.limit)
+		}
 	}
 }

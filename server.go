@@ -32,6 +32,7 @@ import (
 )
 
 func main() {
+	applyGCDefaults(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
@@ -209,9 +210,11 @@ func (a *app) server() *httpserver.Server {
 		RequestTimeout:     a.cfg.RequestTimeout,
 		ShutdownGrace:      a.cfg.ShutdownGrace,
 		MetricsElsewhere:   a.cfg.MetricsAddr != "",
+
+		MaxConcurrentRequests: a.cfg.MaxConcurrentRequests,
 	})
 	srv.Handle("/graphql", httpserver.Compress(srv.GraphQL()))
-	srv.Handle("/vendor/conversations", httpserver.Compress(httpserver.NoStore(srv.Methods(rest.Methods, srv.WithViewer(&rest.Handler{Cursors: a.cursors, Errors: srv.WriteError})))))
+	srv.Handle("/vendor/conversations", httpserver.Compress(httpserver.NoStore(srv.Methods(rest.Methods, srv.Admit(srv.WithViewer(&rest.Handler{Cursors: a.cursors, Errors: srv.WriteError}))))))
 	srv.Handle("GET /openapi.json", httpserver.Compress(rest.OpenAPIHandler()))
 	demoLogin := ""
 	if a.cfg.DemoLogin {

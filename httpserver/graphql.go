@@ -35,7 +35,7 @@ func (s *Server) GraphQL() http.Handler {
 	})))
 	gql.AddTransport(s.websocketTransport())
 	gql.AddTransport(transport.GET{}) // runs queries only: it refuses mutations, as CSRF demands
-	gql.AddTransport(transport.POST{})
+	gql.AddTransport(postTransport{})
 	if o.GraphQL.Introspection {
 		gql.Use(extension.Introspection{})
 	}
@@ -51,7 +51,7 @@ func (s *Server) GraphQL() http.Handler {
 		// presentGraphQLError logs it, with its stack, and shows a generic message.
 		return fmt.Errorf("resolver panicked: %v\n%s", p, debug.Stack())
 	})
-	requests := s.graphQLRequests(s.WithViewer(gql))
+	requests := s.graphQLRequests(s.Admit(s.WithViewer(gql)))
 	sockets := s.WithViewer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveWebSocket(w, r, gql) }))
 	return NoStore(recoverPanics(s.logger, s.writeGraphQLError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isWebSocketUpgrade(r) {

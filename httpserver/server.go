@@ -49,7 +49,9 @@ type Options struct {
 	CORSAllowedHeaders []string // request headers a cross-origin client may send
 	RequestTimeout     time.Duration
 	ShutdownGrace      time.Duration
-	MetricsElsewhere   bool // /metrics is served by MetricsHandler on an address of its own
+	// MaxConcurrentRequests bounds the data requests running at once (see Admit; 0: no bound).
+	MaxConcurrentRequests int
+	MetricsElsewhere      bool // /metrics is served by MetricsHandler on an address of its own
 	// Tracer traces every request (nil: nothing is traced, at no cost): the HTTP request, its
 	// GraphQL operation and, when the database was instrumented with the same provider, each
 	// statement, joining the caller's trace when the request carries a traceparent.
@@ -70,6 +72,7 @@ type Server struct {
 	metrics        *metrics
 	operationNames operationNames
 	tracer         trace.Tracer // nil when not tracing
+	admission      *admission   // nil when unbounded
 }
 
 // New returns a Server serving /healthz, /readyz and, unless it is served elsewhere, /metrics;
@@ -79,12 +82,13 @@ func New(opts Options) *Server {
 	if _, ok := logger.Handler().(RequestLogs); !ok {
 		logger = slog.New(RequestLogs{logger.Handler()})
 	}
-	s := &Server{opts: opts, logger: logger, mux: http.NewServeMux(), metrics: newMetrics(opts.Metrics)}
+	s := &Server{opts: opts, logger: logger, mux: http.NewServeMux(), metrics: newMetrics(opts.Metrics), admission: newAdmission(opts.MaxConcurrentRequests)}
 	if opts.Tracer != nil {
 		s.tracer = opts.Tracer.Tracer("github.com/partizap/vendor-inbox/httpserver")
 	}
 	s.sockets = &sockets{store: opts.Store, logger: logger, maxUser: opts.WebSocket.MaxConnectionsPerUser, interval: opts.WebSocket.SessionCheckInterval}
 	s.registerLiveMetrics()
+	s.registerAdmissionMetrics()
 	s.Handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
