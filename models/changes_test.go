@@ -3,6 +3,8 @@ package models_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,16 +128,99 @@ func TestWritesNotifyOnPostgreSQL(t *testing.T) {
 	if n.Channel != models.ChangesChannel || n.Payload != string(want) {
 		t.Errorf("notified %s %s, want %s %s", n.Channel, n.Payload, models.ChangesChannel, want)
 	}
-	if c, err := models.ParseChange(n.Payload); err != nil || c.MessageID != msg.ID {
-		t.Errorf("ParseChange: %+v %v", c, err)
+	if c, err := models.ParseChanges(n.Payload); err != nil || len(c) != 1 || c[0].MessageID != msg.ID {
+		t.Errorf("ParseChanges: %+v %v", c, err)
 	}
 }
 
-func TestParseChangeRefusesWhatIsNoChange(t *testing.T) {
+func TestChangePayloads(t *testing.T) {
 	t.Parallel()
-	for _, payload := range []string{"", "{}", `{"c":1}`, `{"c":1,"s":-1}`, `{"c":1,"s":2,"m":-3}`, `[1,2]`, "x"} {
-		if c, err := models.ParseChange(payload); err == nil {
-			t.Errorf("ParseChange(%q) = %+v, want an error", payload, c)
+	many := func(n int, f func(i int) models.Change) []models.Change {
+		out := make([]models.Change, n)
+		for i := range out {
+			out[i] = f(i)
 		}
+		return out
+	}
+	for _, tt := range []struct {
+		name     string
+		changes  []models.Change
+		payloads int
+	}{
+		{"none", nil, 0},
+		{"one", []models.Change{{ConversationID: 7, SellerID: 2, MessageID: 90}}, 1},
+		{"500 messages with long ids", many(500, func(i int) models.Change {
+			return models.Change{ConversationID: 1<<40 + int64(i%7), SellerID: 1 << 39, MessageID: 1<<50 + int64(i)}
+		}), 8},
+		// Three payloads of 285 read receipts each: identical ones would reach listeners once.
+		{"855 times the same read receipt", many(855, func(int) models.Change { return models.Change{ConversationID: 3, SellerID: 1} }), 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			payloads := models.ChangePayloads(tt.changes)
+			if len(payloads) != tt.payloads {
+				t.Errorf("%d payloads, want %d", len(payloads), tt.payloads)
+			}
+			var all []models.Change
+			seen := map[string]bool{}
+			for i, p := range payloads {
+				// Padding aside, within MaxPayloadBytes; padding included, within PostgreSQL's limit.
+				if len(strings.TrimRight(p, " ")) > models.MaxPayloadBytes || len(p) >= 8000 {
+					t.Errorf("payload %d has %d bytes, want at most %d and padding", i, len(p), models.MaxPayloadBytes)
+				}
+				if seen[p] {
+					t.Errorf("payload %d repeats an earlier one", i)
+				}
+				seen[p] = true
+				changes, err := models.ParseChanges(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				all = append(all, changes...)
+			}
+			if !slices.Equal(all, tt.changes) {
+				t.Errorf("the payloads hold %d changes, not the %d given in order", len(all), len(tt.changes))
+			}
+		})
+	}
+	if got, want := models.ChangePayloads([]models.Change{{ConversationID: 7, SellerID: 2, MessageID: 90}, {ConversationID: 7, SellerID: 2}}), []string{`[{"c":7,"s":2,"m":90},{"c":7,"s":2}]`}; !slices.Equal(got, want) {
+		t.Errorf("payloads %q, want %q", got, want)
+	}
+}
+
+func TestParseChanges(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, payload string
+		want          []models.Change // nil: refused
+	}{
+		{"a batch", `[{"c":1,"s":2,"m":3},{"c":4,"s":2}]`, []models.Change{{ConversationID: 1, SellerID: 2, MessageID: 3}, {ConversationID: 4, SellerID: 2}}},
+		{"a batch made distinct", `[{"c":1,"s":2}]  `, []models.Change{{ConversationID: 1, SellerID: 2}}},
+		{"one change, as instances before the outbox sent it", `{"c":1,"s":2,"m":3}`, []models.Change{{ConversationID: 1, SellerID: 2, MessageID: 3}}},
+		{"one read receipt, as instances before the outbox sent it", `{"c":1,"s":2}`, []models.Change{{ConversationID: 1, SellerID: 2}}},
+		{"empty", "", nil},
+		{"not JSON", "x", nil},
+		{"an empty object", "{}", nil},
+		{"no seller", `{"c":1}`, nil},
+		{"a negative seller", `{"c":1,"s":-1}`, nil},
+		{"a negative message", `{"c":1,"s":2,"m":-3}`, nil},
+		{"an object and more", `{"c":1,"s":2}x`, nil},
+		{"numbers", `[1,2]`, nil},
+		{"an empty batch", `[]`, nil},
+		{"null", `null`, nil},
+		{"a batch with one bad change", `[{"c":1,"s":2},{}]`, nil},
+		{"a cut batch", `[{"c":1,"s":2}`, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := models.ParseChanges(tt.payload)
+			if tt.want == nil {
+				if err == nil {
+					t.Errorf("ParseChanges(%q) = %+v, want an error", tt.payload, got)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("ParseChanges(%q) = %+v, %v; want %+v", tt.payload, got, err, tt.want)
+			}
+		})
 	}
 }

@@ -72,11 +72,13 @@ func (h changeHandler) HandleBacklog(ctx context.Context, _ string, _ *pgx.Conn)
 }
 
 func (h changeHandler) HandleNotification(ctx context.Context, n *pgconn.Notification, _ *pgx.Conn) error {
-	c, err := models.ParseChange(n.Payload)
+	changes, err := models.ParseChanges(n.Payload)
 	if err != nil {
 		h.logger.WarnContext(ctx, "live updates: ignored a notification", "err", err)
 		return nil
 	}
-	h.hub.Publish(c)
+	for _, c := range changes {
+		h.hub.Publish(c)
+	}
 	return nil
 }
