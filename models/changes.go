@@ -95,10 +95,15 @@ func ParseChanges(payload string) ([]Change, error) {
 // Announcing says how a Store tells subscribers of the changes its writes commit. The zero
 // value announces nothing.
 type Announcing struct {
-	// Notify sends each change with NOTIFY on ChangesChannel inside the write's transaction:
-	// PostgreSQL delivers it to every listening session if and only if the transaction
-	// commits, in commit order.
-	Notify bool
+	// Outbox records each change in live_changes inside the write's transaction (PostgreSQL),
+	// for a notifier (live.Notifier) to announce: the row is there if and only if the write
+	// committed. The write holds its conversation's row lock when it records the change, so the
+	// rows of one conversation's changes have ids in their commit order.
+	Outbox bool
+	// Recorded, when not nil, is called after each transaction that recorded a change has
+	// committed: it wakes the notifier. It must not block. Without it the rows wait for a
+	// notifier's sweep.
+	Recorded func()
 	// Local is called with each change after its transaction has committed, in commit order
 	// (the Store serializes its writes to keep that order): the fan-out of a single process,
 	// on a database that cannot notify (SQLite). It must not block.
@@ -121,17 +126,20 @@ func (a *announcer) write(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB)
 	var change *Change
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
-		if change, err = fn(tx); err != nil || change == nil || !a.Notify {
+		if change, err = fn(tx); err != nil || change == nil || !a.Outbox {
 			return err
 		}
-		payload, err := json.Marshal(change)
-		if err != nil {
-			return err
-		}
-		return tx.Exec("SELECT pg_notify(?, ?)", ChangesChannel, string(payload)).Error
+		return tx.Exec("INSERT INTO live_changes (conversation_id, seller_id, message_id) VALUES (?, ?, ?)",
+			change.ConversationID, change.SellerID, change.MessageID).Error
 	})
-	if err == nil && change != nil && a.Local != nil {
+	if err != nil || change == nil {
+		return err
+	}
+	if a.Local != nil {
 		a.Local(*change)
 	}
-	return err
+	if a.Outbox && a.Recorded != nil {
+		a.Recorded()
+	}
+	return nil
 }

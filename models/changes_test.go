@@ -1,15 +1,15 @@
 package models_test
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
+	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/database"
@@ -38,39 +38,26 @@ func conversationOf(t *testing.T, store *models.Store) (conv *models.Conversatio
 	return conv, buyerID
 }
 
-func TestWritesAnnounceWhatTheyCommitOnce(t *testing.T) {
-	t.Parallel()
-	_, db := dbtest.New(t)
-	if _, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 2, Conversations: 2, Messages: 3, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
-	store := models.NewStore(db)
-	var mu sync.Mutex
-	var got []models.Change
-	store.Announce(models.Announcing{Local: func(c models.Change) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, c)
-	}})
+// writeStep is a write and the change it should announce, if any.
+type writeStep struct {
+	name  string
+	write func() error
+	want  []models.Change
+}
+
+// announcingWrites are writes to vendor 1's first conversation through store, each with what
+// it must announce: a message (already sent when this returns), its retry, a refused send, a
+// read receipt and a read that changes nothing.
+func announcingWrites(t *testing.T, store *models.Store) []writeStep {
+	t.Helper()
 	ctx := context.Background()
 	conv, buyer := conversationOf(t, store)
-	announced := func() []models.Change {
-		mu.Lock()
-		defer mu.Unlock()
-		out := got
-		got = nil
-		return out
-	}
 	text := "Есть в наличии?"
 	msg, _, err := store.SendMessage(ctx, buyer, models.OutgoingMessage{ConversationID: conv.ID, Text: &text, ClientMutationID: "k1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps := []struct {
-		name  string
-		write func() error
-		want  []models.Change
-	}{
+	return []writeStep{
 		{"a message", func() error { return nil }, []models.Change{{ConversationID: conv.ID, SellerID: 1, MessageID: msg.ID}}},
 		{"its retry writes nothing", func() error {
 			_, _, err := store.SendMessage(ctx, buyer, models.OutgoingMessage{ConversationID: conv.ID, Text: &text, ClientMutationID: "k1"})
@@ -86,50 +73,96 @@ func TestWritesAnnounceWhatTheyCommitOnce(t *testing.T) {
 		{"the seller's read receipt", func() error { return store.MarkConversationRead(ctx, 1, conv.ID, 0) }, []models.Change{{ConversationID: conv.ID, SellerID: 1}}},
 		{"reading again changes nothing", func() error { return store.MarkConversationRead(ctx, 1, conv.ID, 0) }, nil},
 	}
-	for _, step := range steps {
+}
+
+func TestWritesAnnounceWhatTheyCommitOnce(t *testing.T) {
+	t.Parallel()
+	_, db := dbtest.New(t)
+	if _, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 2, Conversations: 2, Messages: 3, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	store := models.NewStore(db)
+	var mu sync.Mutex
+	var got []models.Change
+	store.Announce(models.Announcing{Local: func(c models.Change) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, c)
+	}})
+	for _, step := range announcingWrites(t, store) {
 		if err := step.write(); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
-		if changes := announced(); len(changes) != len(step.want) || (len(changes) > 0 && changes[0] != step.want[0]) {
-			t.Errorf("%s: announced %+v, want %+v", step.name, changes, step.want)
+		mu.Lock()
+		announced := got
+		got = nil
+		mu.Unlock()
+		if !slices.Equal(announced, step.want) {
+			t.Errorf("%s: announced %+v, want %+v", step.name, announced, step.want)
 		}
 	}
 }
 
-func TestWritesNotifyOnPostgreSQL(t *testing.T) {
+// outboxOf takes the changes recorded in db's outbox, in id order, and empties it.
+func outboxOf(t *testing.T, db *gorm.DB) []models.Change {
+	t.Helper()
+	var rows []struct {
+		ID                                  int64
+		ConversationID, SellerID, MessageID int64
+	}
+	if err := db.Raw("DELETE FROM live_changes RETURNING id, conversation_id, seller_id, message_id").Scan(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(rows, func(a, b struct {
+		ID                                  int64
+		ConversationID, SellerID, MessageID int64
+	}) int {
+		return cmp.Compare(a.ID, b.ID)
+	})
+	var changes []models.Change
+	for _, r := range rows {
+		changes = append(changes, models.Change{ConversationID: r.ConversationID, SellerID: r.SellerID, MessageID: r.MessageID})
+	}
+	return changes
+}
+
+func TestWritesRecordWhatTheyCommitInTheOutbox(t *testing.T) {
 	t.Parallel()
-	dsn, db := dbtest.NewOn(t, database.Postgres)
-	if _, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 1, Conversations: 1, Messages: 1, Seed: 3}); err != nil {
+	_, db := dbtest.NewOn(t, database.Postgres)
+	if _, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 2, Conversations: 2, Messages: 3, Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
 	store := models.NewStore(db)
-	store.Announce(models.Announcing{Notify: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	listener, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
+	var wakes atomic.Int64
+	store.Announce(models.Announcing{Outbox: true, Recorded: func() { wakes.Add(1) }})
+	for _, step := range announcingWrites(t, store) {
+		before := wakes.Load()
+		if err := step.write(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		// The first step's message was sent before the steps began.
+		if woken := wakes.Load() - before; step.name != "a message" && woken != int64(len(step.want)) {
+			t.Errorf("%s: woke the notifier %d times, want %d", step.name, woken, len(step.want))
+		}
+		if recorded := outboxOf(t, db); !slices.Equal(recorded, step.want) {
+			t.Errorf("%s: recorded %+v, want %+v", step.name, recorded, step.want)
+		}
 	}
-	defer listener.Close(context.Background())
-	if _, err := listener.Exec(ctx, `LISTEN `+models.ChangesChannel); err != nil {
-		t.Fatal(err)
-	}
+
+	// A change that cannot be recorded fails its write: nothing is committed unannounced.
 	conv, buyer := conversationOf(t, store)
-	text := "Добрый день"
-	msg, _, err := store.SendMessage(ctx, buyer, models.OutgoingMessage{ConversationID: conv.ID, Text: &text, ClientMutationID: "n1"})
-	if err != nil {
+	var messages, after int64
+	db.Raw("SELECT count(*) FROM messages").Scan(&messages)
+	if err := db.Exec("ALTER TABLE live_changes RENAME TO live_changes_away").Error; err != nil {
 		t.Fatal(err)
 	}
-	n, err := listener.WaitForNotification(ctx)
-	if err != nil {
-		t.Fatal(err)
+	text, before := "Не записано", wakes.Load()
+	if _, _, err := store.SendMessage(context.Background(), buyer, models.OutgoingMessage{ConversationID: conv.ID, Text: &text, ClientMutationID: "k3"}); models.ErrorCode(err) != models.EINTERNAL {
+		t.Errorf("a send whose change cannot be recorded: %v (code %q), want %q", err, models.ErrorCode(err), models.EINTERNAL)
 	}
-	want, _ := json.Marshal(models.Change{ConversationID: conv.ID, SellerID: 1, MessageID: msg.ID})
-	if n.Channel != models.ChangesChannel || n.Payload != string(want) {
-		t.Errorf("notified %s %s, want %s %s", n.Channel, n.Payload, models.ChangesChannel, want)
-	}
-	if c, err := models.ParseChanges(n.Payload); err != nil || len(c) != 1 || c[0].MessageID != msg.ID {
-		t.Errorf("ParseChanges: %+v %v", c, err)
+	db.Raw("SELECT count(*) FROM messages").Scan(&after)
+	if after != messages || wakes.Load() != before {
+		t.Errorf("it left %d messages (was %d) and woke the notifier %d times, want no message and no wake", after, messages, wakes.Load()-before)
 	}
 }
 
