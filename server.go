@@ -202,6 +202,7 @@ func (a *app) server() *httpserver.Server {
 		MaxBodyBytes:      a.cfg.MaxBodyBytes,
 		SendRateLimit:     a.cfg.SendRateLimit,
 		Live:              a.live,
+		Notifier:          a.notifier,
 		WebSocket: httpserver.WebSocketOptions{
 			InitTimeout:           a.cfg.WSInitTimeout,
 			PingInterval:          a.cfg.WSPingInterval,
