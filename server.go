@@ -261,7 +261,9 @@ func (a *app) serve(ctx context.Context, listener, metricsListener net.Listener)
 
 // startListening feeds the live updates' hub from PostgreSQL and runs the notifier that
 // announces this instance's writes (and any others' left unannounced), until the returned stop
-// is called. Elsewhere it does nothing: the store feeds the hub itself.
+// is called; what the last writes recorded after the notifier's last sweep, another instance's
+// sweep announces (or this one's next start). Elsewhere it does nothing: the store feeds the
+// hub itself.
 func (a *app) startListening() (stop func()) {
 	if a.notifier == nil {
 		return func() {}

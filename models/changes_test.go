@@ -8,7 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/partizap/vendor-inbox/models"
@@ -128,10 +130,26 @@ func outboxOf(t *testing.T, db *gorm.DB) []models.Change {
 
 func TestWritesRecordWhatTheyCommitInTheOutbox(t *testing.T) {
 	t.Parallel()
-	_, db := dbtest.NewOn(t, database.Postgres)
+	dsn, db := dbtest.NewOn(t, database.Postgres)
 	if _, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 2, Conversations: 2, Messages: 3, Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
+	// The writes themselves announce nothing: that is the notifier's work.
+	listener, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(context.Background())
+	if _, err := listener.Exec(context.Background(), "LISTEN "+models.ChangesChannel); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if n, err := listener.WaitForNotification(ctx); err == nil {
+			t.Errorf("a write notified %s %s, want no notification", n.Channel, n.Payload)
+		}
+	}()
 	store := models.NewStore(db)
 	var wakes atomic.Int64
 	store.Announce(models.Announcing{Outbox: true, Recorded: func() { wakes.Add(1) }})
