@@ -100,7 +100,7 @@ var settings = []setting{
 	{"LOG_FORMAT", "text", "text (logfmt) or json: one line per record, one access-log line per request"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error: the least severe records written"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "", "export traces over OTLP/HTTP there (e.g. http://localhost:4318); the other standard OTEL_* variables apply; empty: no tracing, at no cost"},
-	{"LIVE_UPDATES", "true", "serve subscriptions; on PostgreSQL every write NOTIFYs and each instance keeps one LISTEN connection"},
+	{"LIVE_UPDATES", "true", "serve subscriptions; on PostgreSQL every write records its change in the outbox table and each instance keeps one LISTEN and one notifier connection"},
 	{"WS_INIT_TIMEOUT", "10s", "how long a new WebSocket may take to send connection_init"},
 	{"WS_PING_INTERVAL", "25s", "how often the server pings each WebSocket; one silent for two intervals is closed"},
 	{"WS_SESSION_CHECK_INTERVAL", "30s", "how soon a session that ends (signed out, expired) closes its WebSockets"},

@@ -391,6 +391,14 @@ func TestLiveUpdatesReachAnotherInstanceInCommitOrder(t *testing.T) {
 			t.Errorf("%s = %v, want %v", sample, got, want)
 		}
 	}
+	if dbtest.Dialect(t) == database.Postgres {
+		// Either instance's notifier may announce A's changes (B's sweep finds them too), each once.
+		for sample, want := range map[string]float64{"bff_live_changes_announced_total": 6, "bff_live_announce_failures_total": 0} {
+			if got := a.metric(sample) + b.metric(sample); got != want {
+				t.Errorf("%s on A and B: %v, want %v", sample, got, want)
+			}
+		}
+	}
 }
 
 func TestLiveSpeaksTheOlderGraphQLWSProtocolToo(t *testing.T) {

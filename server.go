@@ -50,10 +50,12 @@ type app struct {
 	store   *models.Store
 	cursors *models.Cursors
 	live    *live.Hub // nil when live updates are off
-	listen  bool      // live is fed by a LISTEN connection (PostgreSQL), not by store directly
-	metrics *prometheus.Registry
-	logger  *slog.Logger
-	cfg     config
+	// notifier announces the changes the writes record (PostgreSQL); nil when live updates
+	// are off and on SQLite, where store feeds live directly.
+	notifier *live.Notifier
+	metrics  *prometheus.Registry
+	logger   *slog.Logger
+	cfg      config
 
 	cursorSecretFile string // where demo mode's generated key is, to say so at start; else empty
 
@@ -99,8 +101,12 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 	if cfg.LiveUpdates {
 		// PostgreSQL tells every instance of each write; SQLite has one process to tell.
 		if db.Dialector.Name() == "postgres" {
-			a.live, a.listen = live.NewListenedHub(), true
-			a.store.Announce(models.Announcing{Notify: true})
+			if a.notifier, err = live.NewNotifier(cfg.DatabaseURL, a.logger); err != nil {
+				a.close()
+				return nil, err
+			}
+			a.live = live.NewListenedHub()
+			a.store.Announce(models.Announcing{Outbox: true, Recorded: a.notifier.Wake})
 		} else {
 			a.live = live.NewHub()
 			a.store.Announce(models.Announcing{Local: a.live.Publish})
@@ -197,6 +203,7 @@ func (a *app) server() *httpserver.Server {
 		MaxBodyBytes:      a.cfg.MaxBodyBytes,
 		SendRateLimit:     a.cfg.SendRateLimit,
 		Live:              a.live,
+		Notifier:          a.notifier,
 		WebSocket: httpserver.WebSocketOptions{
 			InitTimeout:           a.cfg.WSInitTimeout,
 			PingInterval:          a.cfg.WSPingInterval,
@@ -255,20 +262,26 @@ func (a *app) serve(ctx context.Context, listener, metricsListener net.Listener)
 	return srv.Serve(ctx, listener, metricsListener)
 }
 
-// startListening feeds the live updates' hub from PostgreSQL, where every instance announces
-// its writes, until the returned stop is called. Elsewhere it does nothing: the store feeds the
+// startListening feeds the live updates' hub from PostgreSQL and runs the notifier that
+// announces this instance's writes (and any others' left unannounced), until the returned stop
+// is called; what the last writes recorded after the notifier's last sweep, another instance's
+// sweep announces (or this one's next start). Elsewhere it does nothing: the store feeds the
 // hub itself.
 func (a *app) startListening() (stop func()) {
-	if !a.listen {
+	if a.notifier == nil {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	listened, notified := make(chan struct{}), make(chan struct{})
 	go func() {
-		defer close(done)
+		defer close(listened)
 		if err := live.Listen(ctx, a.cfg.DatabaseURL, a.live, a.logger); err != nil {
 			a.logger.Error("live updates stopped", "err", err)
 		}
 	}()
-	return func() { cancel(); <-done }
+	go func() {
+		defer close(notified)
+		a.notifier.Run(ctx)
+	}()
+	return func() { cancel(); <-listened; <-notified }
 }

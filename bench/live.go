@@ -1,8 +1,9 @@
 package main
 
 // The live-updates measurement (-live, -live-only). On the bench's database it starts three more
-// instances of the server: A and B with LIVE_UPDATES=true (every write NOTIFYs, each instance
-// LISTENs), and one with LIVE_UPDATES=false. On B it opens the busiest vendor's tabs and its
+// instances of the server: A and B with LIVE_UPDATES=true (every write records its change in
+// the outbox, each instance's notifier announces them with NOTIFY and each instance LISTENs),
+// and one with LIVE_UPDATES=false. On B it opens the busiest vendor's tabs and its
 // buyers' threads (graphql-transport-ws over github.com/coder/websocket, as a browser would) and
 // measures:
 //
@@ -12,7 +13,8 @@ package main
 //     event accounted for per subscription (lost, duplicated, unexpected);
 //   - the events B delivers while -live-writers send as fast as they can;
 //   - sendMessage's throughput at -live-notify-writers on the instance without live updates
-//     against A, alternating, to price the NOTIFY every write now makes.
+//     against A, alternating, to price what live updates add to every write (its outbox row,
+//     and the notifiers' work beside it).
 //
 // Every loop is bounded in count and time; the sockets, the instances and the sessions the
 // measurement made are gone when it returns, and the unread counts its buyers' messages raised
@@ -56,10 +58,10 @@ type liveOptions struct {
 	Messages      int           // of the latency run
 	Interval      time.Duration // between the latency run's messages
 	Writers       int           // of the throughput run
-	Duration      time.Duration // of the throughput run and of each NOTIFY run
-	NotifyWriters int           // concurrent writers of the NOTIFY comparison
-	Rounds        int           // of the NOTIFY comparison
-	Warmup        time.Duration // -warmup, before each NOTIFY run
+	Duration      time.Duration // of the throughput run and of each run of the cost comparison
+	NotifyWriters int           // concurrent writers of the cost comparison
+	Rounds        int           // of the cost comparison
+	Warmup        time.Duration // -warmup, before each run of the cost comparison
 	Profile       bool          // a CPU profile of B during the latency run
 }
 
@@ -653,7 +655,7 @@ type memSample struct {
 	Goroutines    float64
 }
 
-// notifyRun is one run of the NOTIFY comparison.
+// notifyRun is one run of the cost comparison: sendMessage with LIVE_UPDATES=false or true.
 type notifyRun struct {
 	Round      int
 	Target     string // which writes
@@ -836,7 +838,7 @@ type liveResult struct {
 	Latency     liveLatencyRun
 	Flood       liveFloodRun
 	CPU         []liveCPU
-	Writer      int64 // the vendor writing in the NOTIFY comparison
+	Writer      int64 // the vendor writing in the cost comparison
 	WriterConvs int
 	Notify      []notifyRun
 	Targets     []string
@@ -1051,14 +1053,14 @@ func measureLive(ctx context.Context, opts options, server, dir string, data dat
 		logf("live: %d subscriptions still open on B after the sockets closed: %v", n, err)
 	}
 
-	// What NOTIFY costs the writes.
+	// What live updates cost the writes.
 	res.Targets = []string{notifyOne, notifySpread}
 	if res.Notify, err = l.notifyComparison(ctx, writer, writerConvs); err != nil {
 		return nil, err
 	}
 	res.Costs = notifyCosts(res.Notify, res.Targets)
 	for _, c := range res.Costs {
-		logf("live: NOTIFY, %s: with / without %s, median %.2f× (%.1f%% less); means %.1f and %.1f req/s", c.Target, formatRatios(c.Ratios), c.Median, 100*c.Loss, c.On, c.Off)
+		logf("live: cost, %s: with / without %s, median %.2f× (%.1f%% less); means %.1f and %.1f req/s", c.Target, formatRatios(c.Ratios), c.Median, 100*c.Loss, c.On, c.Off)
 	}
 	res.Took = time.Since(started)
 	res.LoadAfter = loadAverage()
@@ -1186,12 +1188,12 @@ func (l *liveRun) vendorConversations(ctx context.Context, vendor int64, n int) 
 
 // writerConversations are the vendor the send scenario writes as (the seller of the newest
 // conversation not the busiest vendor's) and their newest n conversations, newest first: the
-// NOTIFY comparison writes as them, away from the inbox the other scenarios read.
+// cost comparison writes as them, away from the inbox the other scenarios read.
 func (l *liveRun) writerConversations(ctx context.Context, busiest int64, n int) (int64, []int64, error) {
 	var writer int64
 	if err := l.pg.QueryRow(ctx, `SELECT seller_id FROM conversations WHERE seller_id <> $1
 		ORDER BY updated_at DESC, id DESC LIMIT 1`, busiest).Scan(&writer); err != nil {
-		return 0, nil, fmt.Errorf("another vendor for the NOTIFY comparison: %w", err)
+		return 0, nil, fmt.Errorf("another vendor for the cost comparison: %w", err)
 	}
 	rows, err := l.pg.Query(ctx, `SELECT id FROM conversations WHERE seller_id = $1
 		ORDER BY updated_at DESC, id DESC LIMIT $2`, writer, n)
@@ -1540,7 +1542,7 @@ func (l *liveRun) notifyComparison(ctx context.Context, writer int64, convs []in
 		}}
 	}
 	total := time.Duration(o.Rounds*4) * (o.Warmup + o.Duration)
-	l.logf("live: NOTIFY: sendMessage at %d writers, LIVE_UPDATES=false against true, %d rounds: about %s", o.NotifyWriters, o.Rounds, total.Round(time.Second))
+	l.logf("live: cost: sendMessage at %d writers, LIVE_UPDATES=false against true, %d rounds: about %s", o.NotifyWriters, o.Rounds, total.Round(time.Second))
 	var runs []notifyRun
 	for round := 1; round <= o.Rounds; round++ {
 		for _, t := range []string{notifyOne, notifySpread} {
@@ -1573,7 +1575,7 @@ func (l *liveRun) notifyComparison(ctx context.Context, writer int64, convs []in
 				}
 				run := notifyRun{Round: round, Target: t, Live: on, RPS: r.RPS(), P50: r.Percentile(50), P99: r.Percentile(99),
 					Completed: r.Completed, Errors: r.Errors, FirstError: r.FirstError, Waits: shares}
-				l.logf("live: NOTIFY round %d, %-16s LIVE_UPDATES=%-5t %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d  waits %s",
+				l.logf("live: cost round %d, %-16s LIVE_UPDATES=%-5t %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d  waits %s",
 					round, t, on, run.RPS, ms(run.P50), ms(run.P99), run.Errors, formatWaits(run.Waits, 4))
 				runs = append(runs, run)
 			}
@@ -1709,9 +1711,10 @@ func renderLive(w io.Writer, r *liveResult, command string) {
 	}
 	o, plan := r.Opts, r.Plan
 	p("Two more instances of the server on the same database, each with `LIVE_UPDATES=true` (every")
-	p("write NOTIFYs in its transaction, each instance LISTENs on one connection of its own): **A**")
+	p("write records its change in the outbox table in its transaction, each instance's notifier")
+	p("announces the changes with NOTIFY, and each instance LISTENs on one connection of its own): **A**")
 	p("takes the writes, **B** serves the subscriptions (`%s`), and a third", envList(r.Env))
-	p("instance with `LIVE_UPDATES=false` is the baseline of the NOTIFY comparison. The bench speaks")
+	p("instance with `LIVE_UPDATES=false` is the baseline of the cost comparison. The bench speaks")
 	p("graphql-transport-ws to B over `github.com/coder/websocket`, with B's own Origin and the")
 	p("users' `PARTIZAP_SESSION` (sessions made with `Store.CreateSession`, deleted afterwards). It")
 	p("took %s; afterwards the buyers' messages it sent are marked read and taken off the vendor's", r.Took.Round(time.Second))
@@ -1769,8 +1772,8 @@ func renderLive(w io.Writer, r *liveResult, command string) {
 	p("`messageAdded` of its conversation; each event is matched to its message by the message's")
 	p("`databaseId` (an inbox row's `lastMessage`), per subscription. Latency: from A's answer")
 	p("reaching the bench to the event reaching the bench from B (negative when the event comes")
-	p("first: the NOTIFY is sent at commit, the answer after); \"from the request\" counts from")
-	p("the start of the mutation instead, the write included.")
+	p("first: the commit wakes the notifier, the answer is written after); \"from the request\"")
+	p("counts from the start of the mutation instead, the write included.")
 	p("")
 	p("| subscriptions | count | events due | received | lost | duplicated | unexpected | p50 ms | p90 ms | p99 ms | max ms | p50 from the request ms | p99 from the request ms |")
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -1835,15 +1838,17 @@ func renderLive(w io.Writer, r *liveResult, command string) {
 		p("")
 	}
 
-	p("### What NOTIFY costs sendMessage")
+	p("### What live updates cost sendMessage")
 	p("")
 	p("sendMessage (the send scenario's mutation and payload) as vendor %d at %d closed-loop", r.Writer, o.NotifyWriters)
 	p("clients, on the instance with `LIVE_UPDATES=false` and on A, alternating, %s each after", o.Duration)
 	p("%s of warm-up. \"one conversation\" is the send scenario: every writer in the vendor's newest", o.Warmup)
 	p("conversation, whose row lock serializes the writes anyway; \"spread\" goes round robin over")
-	p("the vendor's %d newest conversations, so the writes only meet at commit, where PostgreSQL", r.WriterConvs)
-	p("serializes every transaction that NOTIFYs (it holds a lock from its NOTIFY's queue insert")
-	p("until its commit is flushed). A and B stay up and LISTEN meanwhile, with no subscription.")
+	p("the vendor's %d newest conversations, so the writes only meet at commit. With live updates each", r.WriterConvs)
+	p("write also inserts its change into the outbox, and the notifiers of A and B delete and NOTIFY")
+	p("the changes in batches beside the writes: the writes themselves never NOTIFY, which would")
+	p("serialize their commits (PostgreSQL holds a lock from a NOTIFY's queue insert until its")
+	p("commit is flushed). A and B stay up and LISTEN meanwhile, with no subscription.")
 	p("")
 	p("| round | writes | LIVE_UPDATES | req/s | p50 ms | p99 ms | errors | the writes' backends in a transaction |")
 	p("|---:|---|---|---:|---:|---:|---:|---|")
@@ -1853,8 +1858,9 @@ func renderLive(w io.Writer, r *liveResult, command string) {
 	p("")
 	p("The last column samples `pg_stat_activity` every %s during each run: of the service's", waitEvery)
 	p("backends in a transaction, the share running (CPU), waiting on an event (`Lock:object` is")
-	p("the lock of notifying commits, `LWLock:NotifyQueue*` the queue's, `IO:WALSync` the commit's")
-	p("flush, `Lock:transactionid` a row lock), or idle in the transaction while the service works.")
+	p("the lock of notifying commits, which only the notifiers' transactions take, `LWLock:NotifyQueue*`")
+	p("the queue's, `IO:WALSync` the commit's flush, `Lock:transactionid` a row lock), or idle in the")
+	p("transaction while the service works. The notifiers' and listeners' own backends are not sampled.")
 	p("")
 	p("| writes | with / without, round by round | median | throughput lost (median) | mean req/s without | mean req/s with | lost (means) |")
 	p("|---|---|---:|---:|---:|---:|---:|")
@@ -1960,7 +1966,7 @@ func (r *liveResult) targets() []targetResult {
 	lat.Detail = append(lat.Detail, fmt.Sprintf("at full speed (%d writers): %d events of %d due, lost %d, duplicated %d (not judged)",
 		r.Flood.Writers, f.Received, f.Expected, f.Lost, f.Duplicated))
 
-	cost := targetResult{Name: fmt.Sprintf("(f) NOTIFY costs sendMessage less than %.0f%% of its throughput at %d writers", 100*liveLossGoal, r.Opts.NotifyWriters)}
+	cost := targetResult{Name: fmt.Sprintf("(f) live updates cost sendMessage less than %.0f%% of its throughput at %d writers", 100*liveLossGoal, r.Opts.NotifyWriters)}
 	all := len(r.Costs) > 0
 	for _, c := range r.Costs {
 		pass := c.Errors == 0 && !math.IsNaN(c.Loss) && c.Loss < liveLossGoal
@@ -1984,7 +1990,7 @@ func liveTargets(r *liveResult) []targetResult {
 	if r == nil {
 		return []targetResult{
 			{Name: fmt.Sprintf("(e) live updates: p99 delivery latency below %s, none lost and none duplicated", liveP99Goal), Status: notMeasured, Detail: []string{"needs -live"}},
-			{Name: fmt.Sprintf("(f) NOTIFY costs sendMessage less than %.0f%% of its throughput", 100*liveLossGoal), Status: notMeasured, Detail: []string{"needs -live"}},
+			{Name: fmt.Sprintf("(f) live updates cost sendMessage less than %.0f%% of its throughput", 100*liveLossGoal), Status: notMeasured, Detail: []string{"needs -live"}},
 		}
 	}
 	return r.targets()
@@ -2003,7 +2009,7 @@ func liveSummary(w io.Writer, r *liveResult) {
 	fmt.Fprintf(tw, "live: throughput\t%.0f messages/s, %.0f events/s received, %d/%d events, lost %d, duplicated %d\n",
 		perSecond(r.Flood.Committed, r.Flood.Sending), perSecond(f.Received, r.Flood.Window), f.Received, f.Expected, f.Lost, f.Duplicated)
 	for _, c := range r.Costs {
-		fmt.Fprintf(tw, "live: NOTIFY, %s\twith / without %s, median %.2f×: %.1f%% lost\n", c.Target, formatRatios(c.Ratios), c.Median, 100*c.Loss)
+		fmt.Fprintf(tw, "live: cost, %s\twith / without %s, median %.2f×: %.1f%% lost\n", c.Target, formatRatios(c.Ratios), c.Median, 100*c.Loss)
 	}
 	tw.Flush()
 }

@@ -275,7 +275,7 @@ func TestRenderLive(t *testing.T) {
 		"| idle socket (connection_init acknowledged) | 50.0 | 40.0 | 3.00 |", "| idle subscription | 20.0 | 10.0 | 2.00 |",
 		"### Delivery latency", "| all | 3 | 4 | 4 | 0 | 0 | 0 | 2.00 | 4.00 | 4.00 | 4.00 | 6.00 | 8.00 |",
 		"### Events B sustains", "| 8 | 100 | 100.0 | 300 | 300 | 150 |", "### CPU per event", "| latency | 4 | 2 | 0.500 |",
-		"### What NOTIFY costs sendMessage", "| spread | 0.75× | 0.75× | 25.0% | 400.0 | 300.0 | 25.0% |",
+		"### What live updates cost sendMessage", "| spread | 0.75× | 0.75× | 25.0% | 400.0 | 300.0 | 25.0% |",
 		"**MET** (e)", "**MISSED** (f)", "spread: with / without 0.75×, median 0.75×: 25.0% lost — MISSED"} {
 		i := strings.Index(out[last:], want)
 		if i < 0 {
@@ -299,7 +299,7 @@ func TestReportHasLive(t *testing.T) {
 	r.Live.Costs = notifyCosts(r.Live.Notify, r.Live.Targets)
 	b.Reset()
 	r.render(&b, notesPlaceholder)
-	if out := b.String(); !strings.Contains(out, "### What NOTIFY costs sendMessage") || !strings.Contains(out, "**MISSED** (f)") {
+	if out := b.String(); !strings.Contains(out, "### What live updates cost sendMessage") || !strings.Contains(out, "**MISSED** (f)") {
 		t.Errorf("report with live updates:\n%s", out)
 	}
 }

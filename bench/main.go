@@ -108,7 +108,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.PlansOnly, "plans", false, "only measure the plans of the service's statements and print them: no load, no report")
 	fs.BoolVar(&o.SeedCompare, "seed-compare", false, "also seed a scratch database and SQL-load another with as many rows, and report both rows/s (about two minutes more at the default size)")
 	fs.BoolVar(&o.SeedCompareOnly, "seed-compare-only", false, "run only the -seed-compare comparison and print it; no report is written")
-	fs.BoolVar(&o.Live, "live", true, "after the load tests, measure live updates on three more instances: subscriptions' memory, delivery latency and throughput, and what NOTIFY costs sendMessage (about a minute)")
+	fs.BoolVar(&o.Live, "live", true, "after the load tests, measure live updates on three more instances: subscriptions' memory, delivery latency and throughput, and what live updates cost sendMessage (about a minute)")
 	only := fs.String("scenarios", "", "measure only these comma-separated scenarios (e.g. graphql-20,floor-20) and print their results; no report is written: for trying a change")
 	fs.BoolVar(&o.LiveOnly, "live-only", false, "run only the -live measurement and print its section; no report is written")
 	fs.IntVar(&o.LiveOpts.Subscriptions, "live-subscriptions", 1000, "live: subscriptions held open on instance B")
@@ -116,10 +116,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.LiveOpts.Messages, "live-messages", 200, "live: messages sent one every -live-interval to measure the delivery latency")
 	fs.DurationVar(&o.LiveOpts.Interval, "live-interval", 50*time.Millisecond, "live: time between the latency run's messages")
 	fs.IntVar(&o.LiveOpts.Writers, "live-writers", 8, "live: writers sending as fast as they can in the throughput run")
-	fs.DurationVar(&o.LiveOpts.Duration, "live-duration", 3*time.Second, "live: length of the throughput run and of each run of the NOTIFY comparison")
-	fs.IntVar(&o.LiveOpts.NotifyWriters, "live-notify-writers", 32, "live: concurrent writers of the NOTIFY comparison")
+	fs.DurationVar(&o.LiveOpts.Duration, "live-duration", 3*time.Second, "live: length of the throughput run and of each run of the cost comparison (LIVE_UPDATES=false against true)")
+	fs.IntVar(&o.LiveOpts.NotifyWriters, "live-notify-writers", 32, "live: concurrent writers of the cost comparison")
 	fs.BoolVar(&o.LiveOpts.Profile, "live-profile", false, "live: take a CPU profile of B during the latency run and report its top")
-	fs.IntVar(&o.LiveOpts.Rounds, "live-rounds", 2, "live: rounds of the NOTIFY comparison, each one run with LIVE_UPDATES=false and one with true")
+	fs.IntVar(&o.LiveOpts.Rounds, "live-rounds", 2, "live: rounds of the cost comparison, each one run with LIVE_UPDATES=false and one with true")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}

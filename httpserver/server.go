@@ -40,10 +40,11 @@ type Options struct {
 	Logger  *slog.Logger         // wrapped in RequestLogs
 
 	GraphQL            resolvers.Limits
-	GraphQLCacheBytes  int64     // each of the parsed-document and persisted-query caches
-	MaxBodyBytes       int       // largest POST /graphql body
-	SendRateLimit      int       // messages a minute per sender (0: no limit)
-	Live               *live.Hub // subscriptions' fan-out; nil when live updates are off
+	GraphQLCacheBytes  int64          // each of the parsed-document and persisted-query caches
+	MaxBodyBytes       int            // largest POST /graphql body
+	SendRateLimit      int            // messages a minute per sender (0: no limit)
+	Live               *live.Hub      // subscriptions' fan-out; nil when live updates are off
+	Notifier           *live.Notifier // announces the outbox's changes (for its metrics); nil but on PostgreSQL with Live
 	WebSocket          WebSocketOptions
 	CORSAllowedOrigins []string
 	CORSAllowedHeaders []string // request headers a cross-origin client may send

@@ -185,10 +185,10 @@ func (s *Server) socketOperations(present graphql.ErrorPresenterFunc) (graphql.O
 	return operations, responses
 }
 
-// registerLiveMetrics shows the live updates: sockets and subscriptions open, and what the hub
-// did with the changes it heard.
+// registerLiveMetrics shows the live updates: sockets and subscriptions open, what the hub did
+// with the changes it heard, and what this instance's notifier announced.
 func (s *Server) registerLiveMetrics() {
-	hub := s.opts.Live
+	hub, notifier := s.opts.Live, s.opts.Notifier
 	if s.opts.Metrics == nil {
 		return
 	}
@@ -208,6 +208,15 @@ func (s *Server) registerLiveMetrics() {
 			counter("bff_live_events_delivered_total", "Changes handed to subscriptions.", &hub.Stats.Delivered),
 			counter("bff_live_subscribers_dropped_total", "Subscriptions dropped for falling too far behind (their sockets closed with 1013).", &hub.Stats.Overflowed),
 			counter("bff_live_resyncs_total", "Times the changes stopped arriving (the listening connection was lost) and every subscription was told to resync.", &hub.Stats.Resyncs),
+		)
+	}
+	if notifier != nil {
+		collectors = append(collectors,
+			counter("bff_live_changes_announced_total", "Committed changes this instance's notifier took from the outbox and announced (for every instance).", &notifier.Stats.Announced),
+			counter("bff_live_notifications_total", "NOTIFYs this instance's notifier sent, each with one or more changes.", &notifier.Stats.Notifications),
+			counter("bff_live_announce_failures_total", "Sweeps of the outbox by this instance's notifier that failed (retried a second later).", &notifier.Stats.Failures),
+			gauge("bff_live_outbox_lag_seconds", "How long the longest-waiting change of this notifier's latest batch waited in the outbox: from its write's transaction start to its announcement.",
+				func() float64 { return float64(notifier.Stats.LagMicros.Load()) / 1e6 }),
 		)
 	}
 	for _, c := range collectors {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"gorm.io/gorm"
@@ -20,25 +21,89 @@ type Change struct {
 	MessageID int64 `json:"m,omitempty"`
 }
 
+func (c Change) valid() bool { return c.ConversationID > 0 && c.SellerID > 0 && c.MessageID >= 0 }
+
 // ChangesChannel is the PostgreSQL channel the changes are announced on.
 const ChangesChannel = "partizap_changes"
 
-// ParseChange reads a change from its announcement's payload.
-func ParseChange(payload string) (Change, error) {
-	var c Change
-	if err := json.Unmarshal([]byte(payload), &c); err != nil || c.ConversationID <= 0 || c.SellerID <= 0 || c.MessageID < 0 {
-		return Change{}, fmt.Errorf("not a change: %q", payload)
+// MaxPayloadBytes bounds a notification's payload made by ChangePayloads: half of what
+// PostgreSQL accepts (under 8000 bytes), so that no change, however long its ids, and no
+// padding can take a payload past the limit.
+const MaxPayloadBytes = 4000
+
+// ChangePayloads encodes changes, in order, as the payloads of as few notifications as hold
+// them: each a JSON array of changes of at most MaxPayloadBytes, the changes in order across
+// them. PostgreSQL delivers only one of identical notifications of a transaction, so a payload
+// that repeats an earlier one (the same read receipts again) gets trailing spaces, which JSON
+// ignores, to stay distinct.
+func ChangePayloads(changes []Change) []string {
+	var payloads []string
+	seen := map[string]bool{}
+	var b strings.Builder
+	flush := func() {
+		if b.Len() == 0 {
+			return
+		}
+		b.WriteByte(']')
+		p := b.String()
+		for seen[p] {
+			p += " "
+		}
+		seen[p] = true
+		payloads = append(payloads, p)
+		b.Reset()
 	}
-	return c, nil
+	for _, c := range changes {
+		one, _ := json.Marshal(c) // ints only: it cannot fail
+		if b.Len() > 0 && b.Len()+1+len(one)+1 > MaxPayloadBytes {
+			flush()
+		}
+		if b.Len() == 0 {
+			b.WriteByte('[')
+		} else {
+			b.WriteByte(',')
+		}
+		b.Write(one)
+	}
+	flush()
+	return payloads
+}
+
+// ParseChanges reads the changes of one notification's payload, in order: a JSON array of
+// changes (ChangePayloads), or one change as an object, which instances announced before the
+// outbox (so that during a rolling deploy this instance still hears the older ones).
+func ParseChanges(payload string) ([]Change, error) {
+	var changes []Change
+	var err error
+	if strings.HasPrefix(strings.TrimSpace(payload), "{") {
+		changes = make([]Change, 1)
+		err = json.Unmarshal([]byte(payload), &changes[0])
+	} else {
+		err = json.Unmarshal([]byte(payload), &changes)
+	}
+	if err != nil || len(changes) == 0 {
+		return nil, fmt.Errorf("not a list of changes: %q", payload)
+	}
+	for _, c := range changes {
+		if !c.valid() {
+			return nil, fmt.Errorf("not a list of changes: %q", payload)
+		}
+	}
+	return changes, nil
 }
 
 // Announcing says how a Store tells subscribers of the changes its writes commit. The zero
 // value announces nothing.
 type Announcing struct {
-	// Notify sends each change with NOTIFY on ChangesChannel inside the write's transaction:
-	// PostgreSQL delivers it to every listening session if and only if the transaction
-	// commits, in commit order.
-	Notify bool
+	// Outbox records each change in live_changes inside the write's transaction (PostgreSQL),
+	// for a notifier (live.Notifier) to announce: the row is there if and only if the write
+	// committed. The write holds its conversation's row lock when it records the change, so the
+	// rows of one conversation's changes have ids in their commit order.
+	Outbox bool
+	// Recorded, when not nil, is called after each transaction that recorded a change has
+	// committed: it wakes the notifier. It must not block. Without it the rows wait for a
+	// notifier's sweep.
+	Recorded func()
 	// Local is called with each change after its transaction has committed, in commit order
 	// (the Store serializes its writes to keep that order): the fan-out of a single process,
 	// on a database that cannot notify (SQLite). It must not block.
@@ -61,17 +126,20 @@ func (a *announcer) write(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB)
 	var change *Change
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
-		if change, err = fn(tx); err != nil || change == nil || !a.Notify {
+		if change, err = fn(tx); err != nil || change == nil || !a.Outbox {
 			return err
 		}
-		payload, err := json.Marshal(change)
-		if err != nil {
-			return err
-		}
-		return tx.Exec("SELECT pg_notify(?, ?)", ChangesChannel, string(payload)).Error
+		return tx.Exec("INSERT INTO live_changes (conversation_id, seller_id, message_id) VALUES (?, ?, ?)",
+			change.ConversationID, change.SellerID, change.MessageID).Error
 	})
-	if err == nil && change != nil && a.Local != nil {
+	if err != nil || change == nil {
+		return err
+	}
+	if a.Local != nil {
 		a.Local(*change)
 	}
-	return err
+	if a.Outbox && a.Recorded != nil {
+		a.Recorded()
+	}
+	return nil
 }

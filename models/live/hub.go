@@ -1,7 +1,8 @@
 // Package live tells this instance's subscribers of the changes committed to conversations,
 // wherever they were written: a Hub fans each change out in-process, and on PostgreSQL one
-// Listener per instance feeds it from LISTEN (every instance's writes NOTIFY; see
-// models.Announcing). On SQLite the Store feeds the Hub directly.
+// Listen per instance feeds it from LISTEN, while one Notifier per instance announces with
+// NOTIFY the changes every instance's writes record in the outbox (models.Announcing.Outbox).
+// On SQLite the Store feeds the Hub directly.
 //
 // A change carries ids only; a subscriber loads its own view of it through the normal data
 // path, with its own rights.
