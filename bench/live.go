@@ -1612,8 +1612,8 @@ func (c *liveCPUMeter) stop(run string, hz float64, events, messages int) liveCP
 	return out
 }
 
-// liveOthers is otherClientsOf, but for the live updates' listeners: they connect with an
-// application_name of their own, and are the instances' work, not other clients'.
+// liveOthers is otherClientsOf, but for the live updates' listeners and notifiers: they
+// connect with application_names of their own, and are the instances' work, not other clients'.
 func liveOthers(conn *pgx.Conn, application string) func() (map[string]bool, error) {
 	others := otherClientsOf(conn, application)
 	return func() (map[string]bool, error) {
@@ -1623,7 +1623,8 @@ func liveOthers(conn *pgx.Conn, application string) func() (map[string]bool, err
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		rows, err := conn.Query(ctx, "SELECT pid::text FROM pg_stat_activity WHERE application_name = $1", live.ListenerApplicationName)
+		rows, err := conn.Query(ctx, "SELECT pid::text FROM pg_stat_activity WHERE application_name IN ($1, $2)",
+			live.ListenerApplicationName, live.NotifierApplicationName)
 		if err != nil {
 			return nil, err
 		}
