@@ -93,7 +93,8 @@ func acceptsGraphQLResponse(accept string) bool {
 // writeResponse writes resp as JSON: its data as gqlgen wrote it (compact JSON) when the answer
 // is only data.
 func writeResponse(w io.Writer, resp *graphql.Response) {
-	if resp != nil && resp.Errors == nil && resp.Label == "" && resp.Path == nil && resp.HasNext == nil && resp.Extensions == nil {
+	// Empty lists and maps count as absent, as omitempty has them.
+	if resp != nil && len(resp.Errors) == 0 && resp.Label == "" && len(resp.Path) == 0 && resp.HasNext == nil && len(resp.Extensions) == 0 {
 		data := resp.Data
 		if len(data) == 0 {
 			data = json.RawMessage("null")

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/partizap/vendor-inbox/graph"
 	"github.com/partizap/vendor-inbox/resolvers"
@@ -98,6 +99,30 @@ func TestAcceptsGraphQLResponse(t *testing.T) {
 	} {
 		if got := acceptsGraphQLResponse(tt.accept); got != tt.want {
 			t.Errorf("acceptsGraphQLResponse(%q) = %v, want %v", tt.accept, got, tt.want)
+		}
+	}
+}
+
+// TestWriteResponseWritesDataAsItIs: an answer that is only data is written without passing
+// through json.Marshal (which would compact the spaces below away); any other answer is.
+func TestWriteResponseWritesDataAsItIs(t *testing.T) {
+	t.Parallel()
+	data := json.RawMessage(`{ "a": "<b>" }`)
+	for _, tt := range []struct {
+		name string
+		resp *graphql.Response
+		want string
+	}{
+		{"only data", &graphql.Response{Data: data}, `{"data":{ "a": "<b>" }}`},
+		{"empty errors and extensions", &graphql.Response{Data: data, Errors: gqlerror.List{}, Extensions: map[string]any{}}, `{"data":{ "a": "<b>" }}`},
+		{"no data", &graphql.Response{}, `{"data":null}`},
+		{"an error", &graphql.Response{Data: data, Errors: gqlerror.List{{Message: "x"}}}, `{"errors":[{"message":"x"}],"data":{"a":"\u003cb\u003e"}}`},
+		{"an extension", &graphql.Response{Data: data, Extensions: map[string]any{"k": 1}}, `{"data":{"a":"\u003cb\u003e"},"extensions":{"k":1}}`},
+	} {
+		var b strings.Builder
+		writeResponse(&b, tt.resp)
+		if b.String() != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, b.String(), tt.want)
 		}
 	}
 }
