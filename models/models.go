@@ -133,3 +133,6 @@ func (Message) isNode()      {}
 
 // FormatTime renders a timestamp as the API shows it everywhere: RFC 3339 in UTC.
 func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// AppendTime appends t as FormatTime writes it.
+func AppendTime(b []byte, t time.Time) []byte { return t.UTC().AppendFormat(b, time.RFC3339Nano) }
