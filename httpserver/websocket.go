@@ -93,7 +93,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, gql http
 	defer s.sockets.remove(sock)
 	ctx = context.WithValue(ctx, socketKey{}, sock)
 	ctx = live.WithOverflow(ctx, func() {
-		sock.close(CloseTryAgainLater, "too slow: live updates were dropped; reload and reconnect")
+		sock.close(CloseTryAgainLater, "fell behind: live updates were dropped; reload and reconnect")
 	})
 	gql.ServeHTTP(w, r.WithContext(ctx))
 }
