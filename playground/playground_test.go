@@ -1237,6 +1237,11 @@ func (b *browser) checkContained() {
 func TestPlaygroundInChromium(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
+	// The banner comes in one write, but the reader of the server's output may not have
+	// passed on its lines after the first yet.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(s.output(), "  sign in:    ") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	var link string
 	for _, line := range strings.Split(s.output(), "\n") {
 		if rest, ok := strings.CutPrefix(line, "  sign in:    "); ok {
