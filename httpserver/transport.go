@@ -1,7 +1,6 @@
 package httpserver
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"mime"
@@ -36,13 +35,9 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	}
 	start := graphql.Now()
 	params := &graphql.RawParams{}
-	body, err := io.ReadAll(r.Body)
-	if err == nil {
-		decoder := json.NewDecoder(bytes.NewReader(body))
-		decoder.UseNumber() // as gqlgen's: variables keep their exact digits until coerced
-		err = decoder.Decode(params)
-	}
-	if err != nil {
+	decoder := json.NewDecoder(r.Body) // graphQLRequests read it whole and checked its shape
+	decoder.UseNumber()                // as gqlgen's: variables keep their exact digits until coerced
+	if err := decoder.Decode(params); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		writeResponse(w, exec.DispatchError(ctx, gqlerror.List{gqlerror.Errorf("the request body could not be decoded")}))
 		return
