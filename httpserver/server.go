@@ -200,8 +200,10 @@ func (s *Server) Serve(ctx context.Context, listener, metricsListener net.Listen
 		go func() { errc <- sv.srv.Serve(sv.listener) }()
 	}
 	var failed error
+	running := len(servers)
 	select {
 	case failed = <-errc:
+		running--
 	case <-ctx.Done():
 		s.logger.Info("shutting down: finishing in-flight requests", "grace", s.opts.ShutdownGrace)
 	}
@@ -218,6 +220,11 @@ func (s *Server) Serve(ctx context.Context, listener, metricsListener net.Listen
 		})
 	}
 	wg.Wait()
+	// Every Serve has returned, its listener closed, before Serve does: one whose goroutine
+	// started only after Shutdown closes its listener then, and must not still accept.
+	for ; running > 0; running-- {
+		<-errc
+	}
 	// WebSockets are no in-flight requests to Shutdown: they are closed once those are done,
 	// with a code that tells clients to reconnect (to another instance).
 	drainCtx, cancelDrain := context.WithTimeout(context.Background(), socketDrainTimeout)
