@@ -33,6 +33,9 @@ func jsonTime(expr string) string {
 	return `('"' || rtrim(rtrim(to_char(` + expr + ` AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '0'), '.') || 'Z"')`
 }
 
+// jsonObject writes one object with one concat: a chain of || copied the growing text once
+// per field. concat reads NULL as empty text, so every value that can be NULL is coalesced to
+// its JSON (null, [] or {}) where it is written.
 func jsonObject(fields ...[2]string) string {
 	parts := make([]string, len(fields))
 	for i, f := range fields {
@@ -105,7 +108,7 @@ func floorQuery(withCursor bool) string {
 		[2]string{"id", "c.id::text"},
 		[2]string{"product_id", "c.product_id::text"},
 		[2]string{"product", product},
-		[2]string{"participants", "(SELECT '[' || string_agg(" + userJSON("u") + ", ',' ORDER BY cp.joined_at, cp.user_id) || ']' FROM conversation_participants cp JOIN users u ON u.id = cp.user_id WHERE cp.conversation_id = c.id)"},
+		[2]string{"participants", "coalesce((SELECT '[' || string_agg(" + userJSON("u") + ", ',' ORDER BY cp.joined_at, cp.user_id) || ']' FROM conversation_participants cp JOIN users u ON u.id = cp.user_id WHERE cp.conversation_id = c.id), '[]')"},
 		[2]string{"last_message", "coalesce((SELECT " + message + " FROM messages m WHERE m.conversation_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1), 'null')"},
 		// The page is the viewer's inbox as the seller: their unread count is the read state
 		// kept on the conversation, as the service reads it.
