@@ -386,6 +386,10 @@ func TestLiveUpdatesReachAnotherInstanceInCommitOrder(t *testing.T) {
 		"bff_live_websockets":                2,
 		"bff_live_subscribers_dropped_total": 0,
 		"bff_live_resyncs_total":             0,
+		// The seller's and the buyer's threads have one document and variables but two viewers:
+		// each executes its own (five each), and the inbox its six.
+		"bff_live_responses_executed_total": 16,
+		"bff_live_responses_shared_total":   0,
 	} {
 		if got := b.metric(sample); got != want {
 			t.Errorf("%s = %v, want %v", sample, got, want)
@@ -445,6 +449,7 @@ func TestLiveEventsCostTheSameStatementsForOneSubscriberOrMany(t *testing.T) {
 	vendorCookie, buyerCookie := b.session(1), b.session(buyer)
 	statementsPerEvent := func(subscribers int) int {
 		t.Helper()
+		executed, shared := b.metric("bff_live_responses_executed_total"), b.metric("bff_live_responses_shared_total")
 		var sockets []*wsClient
 		for i := range subscribers {
 			if i%10 == 0 {
@@ -466,6 +471,11 @@ func TestLiveEventsCostTheSameStatementsForOneSubscriberOrMany(t *testing.T) {
 			}
 		}
 		n := b.statements() - before
+		// One viewer, one document: the first subscription executes the event, the rest send
+		// its response.
+		if got, want := [2]float64{b.metric("bff_live_responses_executed_total") - executed, b.metric("bff_live_responses_shared_total") - shared}, [2]float64{1, float64(subscribers - 1)}; got != want {
+			t.Errorf("%d subscribers: executed and shared %v, want %v", subscribers, got, want)
+		}
 		for _, s := range sockets {
 			_ = s.conn.Close(websocket.StatusNormalClosure, "")
 		}

@@ -74,6 +74,7 @@ type Server struct {
 	operationNames operationNames
 	tracer         trace.Tracer // nil when not tracing
 	admission      *admission   // nil when unbounded
+	shared         sharedResponses
 }
 
 // New returns a Server serving /healthz, /readyz and, unless it is served elsewhere, /metrics;

@@ -3,7 +3,6 @@ package httpserver
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -159,10 +158,22 @@ func (s *Server) socketOperations(present graphql.ErrorPresenterFunc) (graphql.O
 			return refuse(ctx, &models.Error{Code: models.ELIMIT, Message: "too many subscriptions on this connection: stop one first, or open another connection"})
 		}
 		ctx, end := resolvers.WithStreamEnd(ctx)
+		var gate *resolvers.EventGate
+		if key := operationKey(op); key != "" {
+			ctx, gate = resolvers.WithEventGate(ctx, key)
+		}
 		responses := next(ctx)
+		if gate != nil && !gate.Attached() {
+			gate = nil // refused before its stream began: its answer is gqlgen's error
+		}
 		var ended atomic.Bool
 		return func(ctx context.Context) *graphql.Response {
-			r := responses(ctx)
+			var r *graphql.Response
+			if gate != nil {
+				r = s.shared.respond(ctx, gate, sock.user.ID, responses)
+			} else {
+				r = responses(ctx)
+			}
 			if r != nil || ended.Swap(true) {
 				return r
 			}
@@ -200,6 +211,8 @@ func (s *Server) registerLiveMetrics() {
 	}
 	collectors := []prometheus.Collector{
 		gauge("bff_live_websockets", "GraphQL WebSockets open on this instance.", func() float64 { return float64(s.sockets.count()) }),
+		counter("bff_live_responses_executed_total", "Events of subscriptions that executed their selection.", &s.shared.Executed),
+		counter("bff_live_responses_shared_total", "Events of subscriptions answered with the response another subscription of the same viewer, operation and variables executed for the same event.", &s.shared.Shared),
 	}
 	if hub != nil {
 		collectors = append(collectors,
@@ -459,7 +472,7 @@ func (c *socketConn) NextReader() (int, io.Reader, error) {
 }
 
 func (c *socketConn) WriteJSON(v any) error {
-	data, err := json.Marshal(v)
+	data, err := encodeSocketMessage(v)
 	if err != nil {
 		return err
 	}

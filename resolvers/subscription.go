@@ -3,6 +3,7 @@ package resolvers
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/partizap/vendor-inbox/models"
@@ -76,9 +77,16 @@ func stream[T any](ctx context.Context, sub *live.Subscription, view func(live.E
 			end.set(err)
 		}
 	}
+	gate, _ := ctx.Value(eventGateKey{}).(*EventGate)
+	if gate != nil {
+		gate.attached.Store(true)
+	}
 	go func() {
 		defer close(out)
 		defer sub.Close()
+		if gate != nil {
+			defer close(gate.ended)
+		}
 		for {
 			var e live.Event
 			var open bool
@@ -101,6 +109,9 @@ func stream[T any](ctx context.Context, sub *live.Subscription, view func(live.E
 			if v == nil {
 				continue
 			}
+			if gate != nil && !gate.offer(ctx, e.Seq) {
+				continue
+			}
 			select {
 			case out <- v:
 			case <-ctx.Done():
@@ -112,6 +123,73 @@ func stream[T any](ctx context.Context, sub *live.Subscription, view func(live.E
 }
 
 type streamEndKey struct{}
+
+type eventGateKey struct{}
+
+// EventGate shows the transport each event of a subscription before gqlgen executes it, so
+// that the transport can answer it without executing it: the same operation of the same
+// viewer gives the same response to the same event (a seller's inbox open in many tabs). The
+// stream offers each event's Seq and waits; the transport takes it (Next) and says whether the
+// event is to be executed (Execute) or dropped because its response is already known (Skip).
+type EventGate struct {
+	// Operation identifies what is executed: the document, operation name and variables.
+	Operation string
+	ready     chan uint64
+	execute   chan bool
+	ended     chan struct{}
+	attached  atomic.Bool
+}
+
+// Attached reports whether a stream offers its events to the gate: false when the
+// subscription was refused before its stream began (its error is then gqlgen's only answer).
+func (g *EventGate) Attached() bool { return g.attached.Load() }
+
+// WithEventGate returns ctx in which the subscription started in it offers its events to the
+// returned gate. Every event then waits for the gate's decision: the caller must take each one.
+func WithEventGate(ctx context.Context, operation string) (context.Context, *EventGate) {
+	g := &EventGate{Operation: operation, ready: make(chan uint64), execute: make(chan bool), ended: make(chan struct{})}
+	return context.WithValue(ctx, eventGateKey{}, g), g
+}
+
+// Next waits for the stream's next event and returns its Seq; ok is false when the stream has
+// ended (gqlgen then reads its end) or ctx is done.
+func (g *EventGate) Next(ctx context.Context) (seq uint64, ok bool) {
+	select {
+	case seq = <-g.ready:
+		return seq, true
+	case <-g.ended:
+	case <-ctx.Done():
+	}
+	return 0, false
+}
+
+// Execute lets the event Next returned through to gqlgen; Skip drops it.
+func (g *EventGate) Execute(ctx context.Context) { g.decide(ctx, true) }
+
+// Skip drops the event Next returned: the transport answers it from another subscription.
+func (g *EventGate) Skip(ctx context.Context) { g.decide(ctx, false) }
+
+func (g *EventGate) decide(ctx context.Context, execute bool) {
+	select {
+	case g.execute <- execute:
+	case <-ctx.Done():
+	}
+}
+
+// offer hands the event to the transport and reports whether gqlgen is to execute it.
+func (g *EventGate) offer(ctx context.Context, seq uint64) bool {
+	select {
+	case g.ready <- seq:
+	case <-ctx.Done():
+		return false
+	}
+	select {
+	case execute := <-g.execute:
+		return execute
+	case <-ctx.Done():
+		return false
+	}
+}
 
 // StreamEnd is why the stream of a subscription ended before the client stopped it, for the
 // transport to tell the client once the stream is over (in its own goroutine: gqlgen reads a
