@@ -14,7 +14,7 @@ type protocolMessage struct {
 	Payload json.RawMessage     `json:"payload,omitempty"`
 	ID      string              `json:"id,omitempty"`
 	Type    protocolMessageType `json:"type"`
-	noOp    bool //lint:ignore U1000 gqlgen's messages have it; the shape check must skip it
+	noOp    bool                //lint:ignore U1000 gqlgen's messages have it; the shape check must skip it
 }
 
 // Like it but for the payload's tag: json.Marshal writes an empty payload as null.

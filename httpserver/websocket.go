@@ -211,8 +211,6 @@ func (s *Server) registerLiveMetrics() {
 	}
 	collectors := []prometheus.Collector{
 		gauge("bff_live_websockets", "GraphQL WebSockets open on this instance.", func() float64 { return float64(s.sockets.count()) }),
-		counter("bff_live_responses_executed_total", "Events of subscriptions that executed their selection.", &s.shared.Executed),
-		counter("bff_live_responses_shared_total", "Events of subscriptions answered with the response another subscription of the same viewer, operation and variables executed for the same event.", &s.shared.Shared),
 	}
 	if hub != nil {
 		collectors = append(collectors,
@@ -221,6 +219,8 @@ func (s *Server) registerLiveMetrics() {
 			counter("bff_live_events_delivered_total", "Changes handed to subscriptions.", &hub.Stats.Delivered),
 			counter("bff_live_subscribers_dropped_total", "Subscriptions dropped for falling too far behind (their sockets closed with 1013).", &hub.Stats.Overflowed),
 			counter("bff_live_resyncs_total", "Times the changes stopped arriving (the listening connection was lost) and every subscription was told to resync.", &hub.Stats.Resyncs),
+			counter("bff_live_responses_executed_total", "Events of subscriptions that executed their selection.", &s.shared.Executed),
+			counter("bff_live_responses_shared_total", "Events of subscriptions answered with the response another subscription of the same viewer, operation and variables executed for the same event.", &s.shared.Shared),
 		)
 	}
 	if notifier != nil {
