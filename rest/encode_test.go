@@ -1,0 +1,173 @@
+package rest
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// encodingJSON is what httpserver.WriteJSON wrote for v before the hand-written encoder: the
+// reference every test here compares with.
+func encodingJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// hostileStrings are the strings most likely to be escaped differently: every ASCII control
+// character, the characters JSON or HTML treat specially, the two line separators JavaScript
+// did, invalid and truncated UTF-8, and characters of every UTF-8 length.
+var hostileStrings = func() []string {
+	s := []string{
+		"",
+		"plain",
+		`"`, `\`, `"quoted" and \back\slashed\`,
+		"\x7f", "<script>alert('x')</script> & &amp;",
+		"\u2028", "\u2029", "line\u2028separator\u2029paragraph",
+		// the neighbours of U+2028 and U+2029, not escaped
+		"\u2027\u202a",
+		// invalid, truncated, a surrogate
+		"\xff", "\xc3", "\xe2\x82", "\xf0\x9f\x98", "\xf0\x9f", "\xed\xa0\x80",
+		// overlong, too long, lone continuation bytes
+		"\xc0\xaf", "\xf8\x88\x80\x80\x80", "a\xffb\xc3", "\x80\x80",
+		// U+FFFD itself, valid
+		"\xef\xbf\xbd",
+		"é", "Привет, мир", "中文", "😀", "👩‍👩‍👧", "\U0010ffff", "\U00010000",
+		"ends with a truncated emoji \xf0\x9f\x98",
+		"mixed: \t\"é\"\n😀\\\x00\u2028\xff<&>",
+	}
+	var all strings.Builder
+	for c := range 0x20 {
+		s = append(s, string(rune(c)), "a"+string(rune(c))+"b")
+		all.WriteByte(byte(c))
+	}
+	return append(s, all.String())
+}()
+
+func ptr[T any](v T) *T { return &v }
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range hostileStrings {
+		t.Run(strconv.Quote(s), func(t *testing.T) {
+			want := encodingJSON(t, s)
+			got := append(appendString(nil, s), '\n')
+			if !bytes.Equal(got, want) {
+				t.Fatalf("appendString(%q) = %s, encoding/json writes %s", s, got, want)
+			}
+		})
+	}
+}
+
+// FuzzAppendString checks appendString against encoding/json for any string; its seeds, run by
+// every go test, are hostileStrings.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range hostileStrings {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := encodingJSON(t, s)
+		got := append(appendString(nil, s), '\n')
+		if !bytes.Equal(got, want) {
+			t.Fatalf("appendString(%q) = %s, encoding/json writes %s", s, got, want)
+		}
+	})
+}
+
+// fullUser sets every field of a user, its pointers included.
+func fullUser(id int64, name string) user {
+	return user{ID: id, DisplayName: name, AvatarURL: ptr("https://cdn.example.com/avatars/" + strconv.FormatInt(id, 10) + ".webp"),
+		CityID: ptr(int64(-3)), Rating: "4.87", ReviewsCount: 12, ProductsCount: 0, CreatedAt: "2026-11-20T12:00:00.123456Z"}
+}
+
+func fullImage(id int64, primary bool) image {
+	base := "https://cdn.example.com/i/" + strconv.FormatInt(id, 10)
+	return image{ID: id, ThumbnailWebp: base + "/t.webp", ThumbnailJpeg: base + "/t.jpg", MediumWebp: base + "/m.webp",
+		MediumJpeg: base + "/m.jpg", LargeWebp: base + "/l.webp", LargeJpeg: base + "/l.jpg", Status: "ready",
+		IsPrimary: primary, SortOrder: int(id % 3)}
+}
+
+// fullConversation sets every field of a conversation and of everything in it.
+func fullConversation(id int64) conversation {
+	return conversation{
+		ID: id, ProductID: id * 10,
+		Product: product{
+			ID: id * 10, Title: "Toyota Camry 2.5 AT, 2019", Price: 2_450_000, Steering: ptr("left"),
+			CityID: 1, RegionID: 77, DistrictID: ptr(int64(12)), MetroStationID: ptr(int64(9_223_372_036_854_775_807)),
+			MetroDistanceM: ptr(-450), AddressID: ptr("addr-42"),
+			Images: []image{fullImage(1, true), fullImage(2, false), fullImage(3, false)},
+			Seller: fullUser(5, "Seller"), PublishedAt: ptr("2026-11-19T08:30:00Z"),
+		},
+		Participants: []user{fullUser(5, "Seller"), fullUser(6, "Buyer")},
+		LastMessage: &message{ID: 100, ConversationID: id, SenderID: 6, Text: ptr("Is it still for sale?"),
+			ImageURL: ptr("https://cdn.example.com/m/100.jpg"), IsRead: true, IsDelivered: true, CreatedAt: "2026-11-21T09:00:00Z"},
+		UnreadCount: 3, CreatedAt: "2026-11-20T12:00:00Z", UpdatedAt: "2026-11-21T09:00:00Z",
+	}
+}
+
+// sparseConversation has every pointer nil, every number zero, and empty, non-nil slices, as
+// renderConversation makes them.
+func sparseConversation() conversation {
+	return conversation{Product: product{Images: []image{}}, Participants: []user{}}
+}
+
+// hostileConversation puts a hostile string in every string field.
+func hostileConversation(s string) conversation {
+	u := user{DisplayName: s, AvatarURL: &s, Rating: s, CreatedAt: s}
+	return conversation{
+		Product: product{Title: s, Steering: &s, AddressID: &s, PublishedAt: &s, Seller: u,
+			Images: []image{{ThumbnailWebp: s, ThumbnailJpeg: s, MediumWebp: s, MediumJpeg: s, LargeWebp: s, LargeJpeg: s, Status: s}}},
+		Participants: []user{u},
+		LastMessage:  &message{Text: &s, ImageURL: &s, CreatedAt: s},
+		CreatedAt:    s, UpdatedAt: s,
+	}
+}
+
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	const minInt64, maxInt64 = -1 << 63, 1<<63 - 1
+	withoutLast := fullConversation(2)
+	withoutLast.LastMessage = nil
+	nilSlices := sparseConversation()
+	nilSlices.Product.Images, nilSlices.Participants = nil, nil
+	sparseMessage := fullConversation(3)
+	sparseMessage.LastMessage = &message{}
+	extremes := fullConversation(maxInt64)
+	extremes.ProductID, extremes.Product.Price, extremes.UnreadCount = minInt64, minInt64, -1
+	extremes.Product.CityID, extremes.Product.RegionID = maxInt64, minInt64
+
+	tests := []struct {
+		name string
+		v    listResponse
+	}{
+		{"empty page", listResponse{Data: []conversation{}}},
+		{"nil data", listResponse{}}, // never rendered (conversations uses make), but encoded as encoding/json does: null
+		{"last page", listResponse{Data: []conversation{fullConversation(1)}, Meta: meta{HasMore: false}}},
+		{"more to come", listResponse{Data: []conversation{fullConversation(1), withoutLast, sparseMessage},
+			Meta: meta{HasMore: true, NextCursor: ptr("eyJ1IjoiMjAyNi0xMS0yMCJ9.c2ln")}}},
+		{"every pointer nil, empty slices", listResponse{Data: []conversation{sparseConversation()}}},
+		{"nil slices", listResponse{Data: []conversation{nilSlices}}},
+		{"extreme numbers", listResponse{Data: []conversation{extremes}}},
+		{"empty cursor", listResponse{Data: []conversation{}, Meta: meta{HasMore: true, NextCursor: ptr("")}}},
+	}
+	for _, s := range hostileStrings {
+		tests = append(tests, struct {
+			name string
+			v    listResponse
+		}{"hostile " + strconv.Quote(s), listResponse{Data: []conversation{hostileConversation(s)}, Meta: meta{NextCursor: &s}}})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := encodingJSON(t, tt.v)
+			got := append(tt.v.appendJSON(nil), '\n')
+			if !bytes.Equal(got, want) {
+				t.Fatalf("appendJSON differs from encoding/json:\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
