@@ -3,6 +3,8 @@ package rest
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -169,5 +171,59 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 				t.Fatalf("appendJSON differs from encoding/json:\n got %s\nwant %s", got, want)
 			}
 		})
+	}
+}
+
+// TestWritePage checks the whole answer: the bytes, headers and status httpserver.WriteJSON
+// gave, for GET and for HEAD, and again once the buffer comes from the pool.
+func TestWritePage(t *testing.T) {
+	page := listResponse{Data: []conversation{fullConversation(1), fullConversation(2)}, Meta: meta{HasMore: true, NextCursor: ptr("c")}}
+	want := encodingJSON(t, page)
+	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodGet} {
+		t.Run(method, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writePage(w, &page) }))
+			defer srv.Close()
+			req, _ := http.NewRequest(method, srv.URL, nil)
+			res, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var body bytes.Buffer
+			if _, err := body.ReadFrom(res.Body); err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != http.StatusOK {
+				t.Errorf("status %d, want 200", res.StatusCode)
+			}
+			if ct := res.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if cl := res.Header.Get("Content-Length"); cl != strconv.Itoa(len(want)) {
+				t.Errorf("Content-Length %q, want %d", cl, len(want))
+			}
+			wantBody := want
+			if method == http.MethodHead {
+				wantBody = nil
+			}
+			if !bytes.Equal(body.Bytes(), wantBody) {
+				t.Errorf("body differs:\n got %s\nwant %s", body.Bytes(), wantBody)
+			}
+		})
+	}
+}
+
+func TestWritePageDropsHugeBuffers(t *testing.T) {
+	huge := fullConversation(1)
+	huge.Product.Title = strings.Repeat("x", maxPooledBuffer)
+	page := listResponse{Data: []conversation{huge}}
+	writePage(httptest.NewRecorder(), &page)
+	// A pool may drop anything at any time, so only what it hands back can be checked: never
+	// the huge buffer.
+	for range 10 {
+		buf := pageBuffers.Get().(*[]byte)
+		if cap(*buf) > maxPooledBuffer {
+			t.Fatalf("the pool kept a buffer of %d bytes", cap(*buf))
+		}
 	}
 }
