@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/partizap/vendor-inbox/httpserver"
 )
 
 // encodingJSON is what httpserver.WriteJSON wrote for v before the hand-written encoder: the
@@ -227,3 +229,43 @@ func TestWritePageDropsHugeBuffers(t *testing.T) {
 		}
 	}
 }
+
+// benchmarkPage is a page of n conversations of realistic sizes: 3 images, 2 participants and
+// a last message each, with URLs, names and texts of the lengths the seed data has.
+func benchmarkPage(n int) listResponse {
+	page := listResponse{Data: make([]conversation, n), Meta: meta{HasMore: true, NextCursor: ptr("eyJ1IjoiMjAyNi0xMS0yMFQxMjowMDowMFoiLCJpIjo0Mn0.3q2-7w")}}
+	for i := range page.Data {
+		c := fullConversation(int64(1000 + i))
+		c.Product.Title = "Квартира 2-комн., 54 м², 7/12 эт. — у метро, после ремонта"
+		c.LastMessage.Text = ptr("Здравствуйте! Подскажите, пожалуйста, предложение ещё актуально? Можно посмотреть в субботу после обеда?")
+		c.Participants[1].DisplayName = "Александр К."
+		page.Data[i] = c
+	}
+	return page
+}
+
+func BenchmarkWritePage(b *testing.B) {
+	for _, n := range []int{20, 100} {
+		page := benchmarkPage(n)
+		b.Run("encoding_json/"+strconv.Itoa(n), func(b *testing.B) {
+			w := discardResponse{header: http.Header{}}
+			for b.Loop() {
+				httpserver.WriteJSON(w, http.StatusOK, page) // what the endpoint used before writePage
+			}
+		})
+		b.Run("appendJSON/"+strconv.Itoa(n), func(b *testing.B) {
+			w := discardResponse{header: http.Header{}}
+			for b.Loop() {
+				writePage(w, &page)
+			}
+		})
+	}
+}
+
+// discardResponse is a ResponseWriter that drops what it is sent, so the benchmark measures
+// the encoding and not a recorder's copying.
+type discardResponse struct{ header http.Header }
+
+func (w discardResponse) Header() http.Header         { return w.header }
+func (w discardResponse) WriteHeader(int)             {}
+func (w discardResponse) Write(p []byte) (int, error) { return len(p), nil }
