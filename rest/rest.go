@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 
-	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/models/loaders"
 )
@@ -51,7 +51,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Errors(w, r, err)
 		return
 	}
-	httpserver.WriteJSON(w, http.StatusOK, body)
+	writePage(w, &body)
+}
+
+// pageBuffers holds the byte slices pages are encoded into, so that a steady stream of
+// requests reuses a few buffers instead of growing a new one each time.
+var pageBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBuffer is the largest buffer put back in pageBuffers: a rare huge page must not
+// keep its memory pinned for every later small one.
+const maxPooledBuffer = 1 << 20
+
+// writePage answers page with status 200, as httpserver.WriteJSON would (the same bytes and
+// headers) without its reflection. For HEAD, net/http drops the body and keeps the headers.
+func writePage(w http.ResponseWriter, page *listResponse) {
+	buf := pageBuffers.Get().(*[]byte)
+	b := page.appendJSON((*buf)[:0])
+	b = append(b, '\n') // json.Encoder.Encode ends each value with one
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	if cap(b) <= maxPooledBuffer {
+		*buf = b
+		pageBuffers.Put(buf)
+	}
 }
 
 // OpenAPIHandler serves OpenAPI.

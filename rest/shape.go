@@ -9,6 +9,7 @@ import (
 
 // The documented shapes. Field order is the documented key order; every key is always present,
 // absent values are null. These are renderings of models, not a second set of models.
+// encode.go writes them as the endpoint's answer; a change here needs the same change there.
 
 type listResponse struct {
 	Data []conversation `json:"data"`
