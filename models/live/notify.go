@@ -25,6 +25,12 @@ const (
 	BatchSize = 500
 	// batchTimeout bounds one batch, waiting for another instance's notifier included.
 	batchTimeout = 5 * time.Second
+	// SweepGap is the least time between the starts of two sweeps a wake-up asks for. A change
+	// committed after a quiet spell is announced at once; under a stream of writes, those of the
+	// next SweepGap are announced together. A sweep per commit (a transaction of five
+	// statements) cost sendMessage a fifth of its throughput at 32 writers in one conversation;
+	// delivery waits SweepGap at most for it.
+	SweepGap = 10 * time.Millisecond
 )
 
 // NotifierLock is the key of the PostgreSQL advisory lock that lets one notifier at a time,
@@ -73,6 +79,12 @@ func NewNotifier(databaseURL string, logger *slog.Logger) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A batch's commit need not wait for its WAL to reach the disk, where its flush would queue
+	// with the writes' own (the bench's spread writes lost 8% instead of 17% with it off). What
+	// a crash of PostgreSQL can lose is the deletion of rows already announced: they are
+	// announced again after it, to subscribers who were told to reload (their listeners'
+	// connections died with it), so an event may come twice then, and none is ever missed.
+	cfg.RuntimeParams["synchronous_commit"] = "off"
 	return &Notifier{cfg: cfg, logger: logger, wake: make(chan struct{}, 1)}, nil
 }
 
@@ -98,6 +110,7 @@ func (n *Notifier) Run(ctx context.Context) {
 	}()
 	failures := 0 // in a row
 	for {
+		swept := time.Now()
 		err := n.sweep(ctx, &conn)
 		switch {
 		case ctx.Err() != nil:
@@ -121,6 +134,13 @@ func (n *Notifier) Run(ctx context.Context) {
 			return
 		case <-ticker.C:
 		case <-wake:
+			if wait := SweepGap - time.Since(swept); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
 		}
 	}
 }
