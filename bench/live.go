@@ -1790,8 +1790,8 @@ func renderLive(w io.Writer, r *liveResult, command string) {
 	p("")
 	p("sendMessage at A: %d committed of %d, p50 %.2f ms, p99 %.2f ms%s.", l.Committed, l.Sent, ms(l.SendP50), ms(l.SendP99), sendErrNote(l.SendErrors, l.FirstSendError))
 	p("Per message, its first `inboxUpdated` came %.2f ms (p50) / %.2f ms (p99) after A's answer, and its", ms(percentile(l.InboxFirst, 50)), ms(percentile(l.InboxFirst, 99)))
-	p("last %.2f ms (p50) / %.2f ms (p99) after its first: B serves the %d tabs' copies of one event one", ms(percentile(l.InboxSpread, 50)), ms(percentile(l.InboxSpread, 99)), plan.Tabs)
-	p("after another, each executing the selection and writing its own JSON.")
+	p("last %.2f ms (p50) / %.2f ms (p99) after its first: the first of the %d tabs to reach an event executes it and", ms(percentile(l.InboxSpread, 50)), ms(percentile(l.InboxSpread, 99)), plan.Tabs)
+	p("the others send its response (`bff_live_responses_shared_total`), each on its own socket.")
 	p("")
 
 	f := r.Flood
