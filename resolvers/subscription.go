@@ -2,7 +2,6 @@ package resolvers
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,8 +26,8 @@ func (r subscriptionResolver) InboxUpdated(ctx context.Context) (<-chan *models.
 	if err != nil {
 		return nil, err
 	}
-	return stream(ctx, sub, func(events []live.Event) ([]*models.Conversation, error) {
-		return r.views.conversations(ctx, r.Store, viewer.ID, events)
+	return stream(ctx, sub, func(e live.Event) (*models.Conversation, error) {
+		return r.views.conversation(ctx, r.Store, e.Seq, viewer.ID, e.ConversationID)
 	}), nil
 }
 
@@ -55,8 +54,8 @@ func (r subscriptionResolver) MessageAdded(ctx context.Context, conversationID s
 		sub.Close()
 		return nil, err
 	}
-	return stream(ctx, sub, func(events []live.Event) ([]*models.Message, error) {
-		return r.views.messages(ctx, r.Store, viewer.ID, events)
+	return stream(ctx, sub, func(e live.Event) (*models.Message, error) {
+		return r.views.message(ctx, r.Store, e.Seq, viewer.ID, e.MessageID)
 	}), nil
 }
 
@@ -67,17 +66,11 @@ func (r subscriptionResolver) subscribe(ctx context.Context, topic live.Topic) (
 	return r.Live.Subscribe(topic, live.OverflowOf(ctx))
 }
 
-// maxViewBatch is the most queued events of one subscription whose views are loaded together.
-const maxViewBatch = 64
-
-// stream turns a subscription's events into the values gqlgen sends, loaded by views (a nil
-// value: not visible to the subscriber, skipped), in order, until the operation ends. The
-// events queued when the stream takes one are loaded with it, in one batch: a subscription
-// that waited for the database once per event fell behind a seller's busy inbox (at 250
-// messages a second its 64 queued events overflowed in half a second with a core idle). When
-// the subscription ends for a reason (ErrResync), or an event cannot be loaded, the stream
-// ends with that error (StreamEnd), so the client knows it may have missed events.
-func stream[T any](ctx context.Context, sub *live.Subscription, views func([]live.Event) ([]*T, error)) <-chan *T {
+// stream turns a subscription's events into the values gqlgen sends, each loaded by view (nil:
+// not visible to the subscriber, skipped), one at a time and in order, until the operation
+// ends. When the subscription ends for a reason (ErrResync), or an event cannot be loaded, the
+// stream ends with that error (StreamEnd), so the client knows it may have missed events.
+func stream[T any](ctx context.Context, sub *live.Subscription, view func(live.Event) (*T, error)) <-chan *T {
 	out := make(chan *T)
 	fail := func(err error) {
 		if end, ok := ctx.Value(streamEndKey{}).(*StreamEnd); ok {
@@ -94,51 +87,34 @@ func stream[T any](ctx context.Context, sub *live.Subscription, views func([]liv
 		if gate != nil {
 			defer close(gate.ended)
 		}
-		batch := make([]live.Event, 0, maxViewBatch)
 		for {
 			var e live.Event
-			open := true
+			var open bool
 			select {
 			case <-ctx.Done():
 				return
 			case e, open = <-sub.Events():
 			}
-			batch = batch[:0]
-			if open {
-				batch = append(batch, e)
-			}
-		queued:
-			for open && len(batch) < maxViewBatch {
-				select {
-				case e, open = <-sub.Events():
-					if open {
-						batch = append(batch, e)
-					}
-				default:
-					break queued
-				}
-			}
-			if len(batch) > 0 {
-				values, err := views(batch)
-				if err != nil {
-					fail(err)
-					return
-				}
-				for i, v := range values {
-					if v == nil || gate != nil && !gate.offer(ctx, batch[i].Seq) {
-						continue
-					}
-					select {
-					case out <- v:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
 			if !open {
 				if err := sub.Err(); err != nil {
 					fail(err)
 				}
+				return
+			}
+			v, err := view(e)
+			if err != nil {
+				fail(err)
+				return
+			}
+			if v == nil {
+				continue
+			}
+			if gate != nil && !gate.offer(ctx, e.Seq) {
+				continue
+			}
+			select {
+			case out <- v:
+			case <-ctx.Done():
 				return
 			}
 		}
@@ -282,112 +258,58 @@ const (
 	messageView
 )
 
-// conversations returns the views of events' conversations for viewerID, loading those no
-// other subscriber of the viewer has loaded in one batch (the same statements as one).
-func (v *views) conversations(ctx context.Context, store *models.Store, viewerID int64, events []live.Event) ([]*models.Conversation, error) {
-	return getViews(ctx, v, viewerID, conversationView, events, func(ctx context.Context, events []live.Event) ([]*models.Conversation, error) {
-		convs, err := store.ConversationsByID(ctx, viewerID, uniqueIDs(events, func(e live.Event) int64 { return e.ConversationID }))
-		if err != nil {
-			return nil, err
+func (v *views) conversation(ctx context.Context, store *models.Store, seq uint64, viewerID, id int64) (*models.Conversation, error) {
+	c, err := v.get(ctx, viewKey{seq, viewerID, conversationView}, func(ctx context.Context) (any, error) {
+		l := loaders.New(store, viewerID)
+		convs, err := store.ConversationsByID(ctx, viewerID, []int64{id})
+		if err != nil || len(convs) == 0 {
+			return (*models.Conversation)(nil), err
 		}
-		if err := loaders.New(store, viewerID).PrefetchConversations(ctx, convs, loaders.AllConversationFields); err != nil {
-			return nil, err
-		}
-		return inEventOrder(events, convs, func(e live.Event) int64 { return e.ConversationID }, func(c *models.Conversation) int64 { return c.ID }), nil
+		return convs[0], l.PrefetchConversations(ctx, convs, loaders.AllConversationFields)
 	})
+	conv, _ := c.(*models.Conversation)
+	return conv, err
 }
 
-// messages returns the views of events' messages (with their senders) for viewerID, as
-// conversations does.
-func (v *views) messages(ctx context.Context, store *models.Store, viewerID int64, events []live.Event) ([]*models.Message, error) {
-	return getViews(ctx, v, viewerID, messageView, events, func(ctx context.Context, events []live.Event) ([]*models.Message, error) {
-		msgs, err := store.MessagesByID(ctx, viewerID, uniqueIDs(events, func(e live.Event) int64 { return e.MessageID }))
-		if err != nil {
-			return nil, err
+func (v *views) message(ctx context.Context, store *models.Store, seq uint64, viewerID, id int64) (*models.Message, error) {
+	m, err := v.get(ctx, viewKey{seq, viewerID, messageView}, func(ctx context.Context) (any, error) {
+		l := loaders.New(store, viewerID)
+		msgs, err := store.MessagesByID(ctx, viewerID, []int64{id})
+		if err != nil || len(msgs) == 0 {
+			return (*models.Message)(nil), err
 		}
-		if err := loaders.New(store, viewerID).PrefetchSenders(ctx, msgs); err != nil {
-			return nil, err
-		}
-		return inEventOrder(events, msgs, func(e live.Event) int64 { return e.MessageID }, func(m *models.Message) int64 { return m.ID }), nil
+		return msgs[0], l.PrefetchSenders(ctx, msgs)
 	})
+	msg, _ := m.(*models.Message)
+	return msg, err
 }
 
-func uniqueIDs(events []live.Event, id func(live.Event) int64) []int64 {
-	ids := make([]int64, 0, len(events))
-	for _, e := range events {
-		if n := id(e); !slices.Contains(ids, n) {
-			ids = append(ids, n)
-		}
-	}
-	return ids
-}
-
-// inEventOrder returns, for each event, the loaded value it refers to, or nil when the viewer
-// may not see it.
-func inEventOrder[T any](events []live.Event, loaded []*T, eventID func(live.Event) int64, valueID func(*T) int64) []*T {
-	byID := make(map[int64]*T, len(loaded))
-	for _, v := range loaded {
-		byID[valueID(v)] = v
-	}
-	out := make([]*T, len(events))
-	for i, e := range events {
-		out[i] = byID[eventID(e)]
-	}
-	return out
-}
-
-// getViews returns the view of each event for viewerID: those another subscriber is loading
-// or has loaded are waited for, the rest are loaded by load in one call. The load runs apart
-// from the asking subscriber's context: others wait for it too.
-func getViews[T any](ctx context.Context, v *views, viewerID int64, kind uint8, events []live.Event, load func(context.Context, []live.Event) ([]*T, error)) ([]*T, error) {
-	loads := make([]*viewLoad, len(events))
-	var mine []int // the indexes of the events this call loads
+// get returns the view of key, loading it unless another subscriber is loading or has loaded
+// it. The load runs apart from the asking subscriber's context: others wait for it too.
+func (v *views) get(ctx context.Context, key viewKey, load func(context.Context) (any, error)) (any, error) {
 	v.mu.Lock()
 	if v.loads == nil {
 		v.loads = map[viewKey]*viewLoad{}
 	}
-	for i, e := range events {
-		key := viewKey{e.Seq, viewerID, kind}
-		l, loading := v.loads[key]
-		if !loading {
-			l = &viewLoad{done: make(chan struct{})}
-			delete(v.loads, v.keys[v.next]) // the oldest, or the zero key that nothing has
-			v.loads[key] = l
-			v.keys[v.next] = key
-			v.next = (v.next + 1) % maxViews
-			mine = append(mine, i)
-		}
-		loads[i] = l
+	l, loading := v.loads[key]
+	if !loading {
+		l = &viewLoad{done: make(chan struct{})}
+		delete(v.loads, v.keys[v.next]) // the oldest, or the zero key that nothing has
+		v.loads[key] = l
+		v.keys[v.next] = key
+		v.next = (v.next + 1) % maxViews
 	}
 	v.mu.Unlock()
-	if len(mine) > 0 {
-		batch := make([]live.Event, len(mine))
-		for j, i := range mine {
-			batch[j] = events[i]
-		}
+	if !loading {
 		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), viewLoadTimeout)
-		values, err := load(loadCtx, batch)
+		l.value, l.err = load(loadCtx)
 		cancel()
-		for j, i := range mine {
-			if err != nil {
-				loads[i].err = err
-			} else {
-				loads[i].value = values[j]
-			}
-			close(loads[i].done)
-		}
+		close(l.done)
 	}
-	out := make([]*T, len(events))
-	for i, l := range loads {
-		select {
-		case <-l.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if l.err != nil {
-			return nil, l.err
-		}
-		out[i], _ = l.value.(*T)
+	select {
+	case <-l.done:
+		return l.value, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	return out, nil
 }
