@@ -116,41 +116,17 @@ type announcer struct {
 	ordered sync.Mutex // held from the start of a write to its Local call when Local is set
 }
 
-// recorder lets a write record its change in the outbox within a statement it runs anyway.
-type recorder struct {
-	outbox   bool
-	recorded bool
-}
-
-// touch runs update, an UPDATE of the conversation's row that the write holds locked, and
-// records change in the outbox in the same statement when the outbox is on: a statement less
-// while the row is locked, which serializes every write to the conversation (at 32 writers in
-// one conversation a separate INSERT cost a quarter of the sends). update must not end in
-// RETURNING.
-func (r *recorder) touch(tx *gorm.DB, change *Change, update string, args ...any) error {
-	if !r.outbox {
-		return tx.Exec(update, args...).Error
-	}
-	args = append(args, change.ConversationID, change.SellerID, change.MessageID)
-	err := tx.Exec("WITH touched AS ("+update+" RETURNING 1) "+
-		"INSERT INTO live_changes (conversation_id, seller_id, message_id) SELECT ?, ?, ? FROM touched", args...).Error
-	r.recorded = err == nil
-	return err
-}
-
 // write runs fn in one transaction; the change fn returns, when not nil, is announced once the
-// transaction has committed, and never when it fails. fn may record it itself (rec.touch);
-// otherwise write records it after fn.
-func (a *announcer) write(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB, rec *recorder) (*Change, error)) error {
+// transaction has committed, and never when it fails.
+func (a *announcer) write(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) (*Change, error)) error {
 	if a.Local != nil {
 		a.ordered.Lock()
 		defer a.ordered.Unlock()
 	}
 	var change *Change
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		rec := &recorder{outbox: a.Outbox}
 		var err error
-		if change, err = fn(tx, rec); err != nil || change == nil || !a.Outbox || rec.recorded {
+		if change, err = fn(tx); err != nil || change == nil || !a.Outbox {
 			return err
 		}
 		return tx.Exec("INSERT INTO live_changes (conversation_id, seller_id, message_id) VALUES (?, ?, ?)",

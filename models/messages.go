@@ -313,7 +313,7 @@ func (s *Store) SendMessage(ctx context.Context, senderID int64, in OutgoingMess
 	if existing, err := s.SentMessage(ctx, senderID, in.ClientMutationID); err != nil || existing != nil {
 		return retried(existing, in, err)
 	}
-	err = s.announce.write(ctx, s.db, func(tx *gorm.DB, rec *recorder) (*Change, error) {
+	err = s.announce.write(ctx, s.db, func(tx *gorm.DB) (*Change, error) {
 		// The conversation's row lock orders concurrent sends to it (and their times, and their
 		// announcements).
 		var convs []*Conversation
@@ -346,17 +346,16 @@ func (s *Store) SendMessage(ctx context.Context, senderID int64, in OutgoingMess
 		if res.RowsAffected == 0 {
 			return nil, errRetried
 		}
-		unread := 0 // the seller's own message leaves their unread count as it is
+		unread := gorm.Expr("seller_unread_count")
 		if senderID != conv.SellerID {
-			unread = 1
+			unread = gorm.Expr("seller_unread_count + 1")
 		}
-		change := &Change{ConversationID: conv.ID, SellerID: conv.SellerID, MessageID: msg.ID}
-		if err := rec.touch(tx, change, "UPDATE conversations SET updated_at = ?, seller_unread_count = seller_unread_count + ? WHERE id = ?",
-			at, unread, conv.ID); err != nil {
+		if err := tx.Model(&Conversation{}).Where("id = ?", conv.ID).
+			Updates(map[string]any{"updated_at": at, "seller_unread_count": unread}).Error; err != nil {
 			return nil, err
 		}
 		m, created = msg, true
-		return change, nil
+		return &Change{ConversationID: conv.ID, SellerID: conv.SellerID, MessageID: msg.ID}, nil
 	})
 	switch {
 	case errors.Is(err, errRetried):
@@ -395,7 +394,7 @@ func (s *Store) MarkConversationRead(ctx context.Context, viewerID, conversation
 	if viewerID == 0 {
 		return ErrUnauthenticated
 	}
-	err := s.announce.write(ctx, s.db, func(tx *gorm.DB, _ *recorder) (*Change, error) {
+	err := s.announce.write(ctx, s.db, func(tx *gorm.DB) (*Change, error) {
 		var convs []*Conversation
 		q := tx.Where("id = ?", conversationID).Where(takesPart("conversations.id", viewerID))
 		if tx.Dialector.Name() != "sqlite" {
