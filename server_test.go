@@ -2214,37 +2214,52 @@ func TestFloorAnswersByteForByteLikeTheService(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	ref := httptest.NewServer(floor.New(pool, s.app.cursors))
-	defer ref.Close()
-	cookie := s.session(1)
-	get := func(base, query string) []byte {
-		req, _ := http.NewRequest("GET", base+"/vendor/conversations?"+query, nil)
-		req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: cookie})
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
-		if res.StatusCode != 200 {
-			t.Fatalf("%s?%s: %d %s", base, query, res.StatusCode, body)
-		}
-		return body
-	}
-	for _, limit := range []int{1, 7, 20, 100} {
-		query := fmt.Sprintf("limit=%d", limit)
-		for page := 0; ; page++ {
-			want, got := get(s.url, query), get(ref.URL, query)
-			if !bytes.Equal(got, want) {
-				t.Fatalf("limit %d, page %d: the floor differs\n got %s\nwant %s", limit, page, got, want)
+	for _, form := range []struct {
+		name string
+		form floor.Form
+	}{{"json", floor.JSON}, {"rows", floor.Rows}} {
+		t.Run(form.name, func(t *testing.T) {
+			ref := httptest.NewServer(floor.New(pool, s.app.cursors, form.form))
+			defer ref.Close()
+			get := func(base, cookie, query string) []byte {
+				req, _ := http.NewRequest("GET", base+"/vendor/conversations?"+query, nil)
+				req.AddCookie(&http.Cookie{Name: httpserver.SessionCookie, Value: cookie})
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Body.Close()
+				body, _ := io.ReadAll(res.Body)
+				if res.StatusCode != 200 {
+					t.Fatalf("%s?%s: %d %s", base, query, res.StatusCode, body)
+				}
+				return body
 			}
-			var p restPage
-			_ = json.Unmarshal(want, &p)
-			if !p.Meta.HasMore {
-				break
+			vendor := s.session(1)
+			for _, limit := range []int{1, 7, 20, 100} {
+				query := fmt.Sprintf("limit=%d", limit)
+				for page := 0; ; page++ {
+					want, got := get(s.url, vendor, query), get(ref.URL, vendor, query)
+					if !bytes.Equal(got, want) {
+						t.Fatalf("limit %d, page %d: the floor differs\n got %s\nwant %s", limit, page, got, want)
+					}
+					var p restPage
+					_ = json.Unmarshal(want, &p)
+					if !p.Meta.HasMore {
+						break
+					}
+					query = fmt.Sprintf("limit=%d&cursor=%s", limit, *p.Meta.NextCursor)
+				}
 			}
-			query = fmt.Sprintf("limit=%d&cursor=%s", limit, *p.Meta.NextCursor)
-		}
+			// A buyer sells nothing: an empty page, not a missing session.
+			buyer := s.session(summary.Vendors + 1) // the first buyer: users after the vendors
+			const empty = `{"data":[],"meta":{"has_more":false,"next_cursor":null}}` + "\n"
+			for _, base := range []string{s.url, ref.URL} {
+				if got := string(get(base, buyer, "limit=20")); got != empty {
+					t.Errorf("%s, a buyer's page = %s, want %s", base, got, empty)
+				}
+			}
+		})
 	}
 }
 

@@ -479,17 +479,25 @@ func testReport(t *testing.T) *report {
 		Data: dataset{Database: "bench", Users: 10, Conversations: 100, Messages: 1000, BusiestVendorID: 1, BusiestConversations: 60},
 		HWM:  map[string]float64{"server": 50, "floor": 20},
 	}
-	for _, s := range []struct{ name, baseline string }{
-		{graphQL20, floor20}, {graphQL100, floor100}, {rest20, floor20}, {rest100, floor100},
-		{restDeep, floorDeep}, {nodeByID, ""}, {floor20, ""}, {floor100, ""}, {floorDeep, ""},
+	for _, s := range []struct {
+		name      string
+		baselines []string
+	}{
+		{graphQL20, floors20}, {graphQL100, floors100}, {rest20, floors20}, {rest100, floors100},
+		{restDeep, floorsDeep}, {nodeByID, nil}, {floor20, nil}, {floor100, nil}, {floorDeep, nil},
+		{floorRows20, nil}, {floorRows100, nil}, {floorRowsDeep, nil},
 	} {
-		r.Scenarios = append(r.Scenarios, scenario{Name: s.name, Request: "GET /" + s.name, Baseline: s.baseline, Floor: strings.HasPrefix(s.name, "floor")})
+		r.Scenarios = append(r.Scenarios, scenario{Name: s.name, Request: "GET /" + s.name, Baselines: s.baselines, Floor: strings.HasPrefix(s.name, "floor")})
 		for _, c := range r.Opts.Concurrency {
 			m := measurement{Scenario: s.name, Concurrency: c, Completed: 100, RPS: 100, P50: 10 * time.Millisecond,
 				P95: 20 * time.Millisecond, P99: 30 * time.Millisecond, Statements: 7, PeakRSSMiB: 40}
 			switch s.name {
 			case floor20, floor100, floorDeep:
 				m.RPS, m.Statements = 120, 1 // the service at 0.83×: every throughput goal met
+			case floorRows20, floorRowsDeep:
+				m.RPS, m.Statements = 110, 1 // slower than the json form: not the floor
+			case floorRows100:
+				m.RPS, m.Statements = 125, 1 // faster: the floor of the pages of 100, at 0.80×
 			case restDeep:
 				m.Statements = 8
 			case nodeByID:
@@ -506,6 +514,17 @@ func TestTargets(t *testing.T) {
 	got := r.targets()
 	if got[0].Status != met || got[1].Status != met || got[2].Status != missed {
 		t.Fatalf("targets = %+v", got)
+	}
+	// Each page is compared with the faster form of the floor.
+	for i, want := range []string{
+		"rest-20: 100.0 req/s = 0.83× floor-20's 120.0 req/s (goal 0.8×) — MET",
+		"graphql-20: 100.0 req/s = 0.83× floor-20's 120.0 req/s (goal 0.5×) — MET",
+		"rest-100: 100.0 req/s = 0.80× floor-rows-100's 125.0 req/s (goal 0.7×) — MET",
+		"graphql-100: 100.0 req/s = 0.80× floor-rows-100's 125.0 req/s (goal 0.4×) — MET",
+	} {
+		if got[0].Detail[i] != want {
+			t.Errorf("throughput detail %d = %q, want %q", i, got[0].Detail[i], want)
+		}
 	}
 	// Errors spoil a target even when the numbers would meet it.
 	r.find(graphQL20, 8).Errors = 3
@@ -531,9 +550,10 @@ func TestWriteKeepsNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, _ := os.ReadFile(r.Opts.Out)
-	for _, want := range []string{notesStart + "\n" + notesPlaceholder + "\n" + notesEnd, "| rest-20 | 8 | 100.0 | 10.00 | 20.00 | 30.00 | 0 | 7.00 | 40.0 | 0.83× |",
+	for _, want := range []string{notesStart + "\n" + notesPlaceholder + "\n" + notesEnd, "| rest-20 | 8 | 100.0 | 10.00 | 20.00 | 30.00 | 0 | 7.00 | 40.0 | 0.83× json |",
+		"| rest-100 | 8 | 100.0 | 10.00 | 20.00 | 30.00 | 0 | 7.00 | 40.0 | 0.80× rows |",
 		"| node | 1 |", "| ? | 40.0 | — |", "![p50 latency by concurrency](bench/latency.svg)", "go run ./bench -duration 1s", "**MISSED** (c)",
-		"## The floor's plan", "```\nResult (actual time=1.890..1.894 rows=1 loops=1)\n  Buffers: shared hit=583\n```"} {
+		"## The floor's plans", "```\nResult (actual time=1.890..1.894 rows=1 loops=1)\n  Buffers: shared hit=583\n```"} {
 		if !strings.Contains(string(first), want) {
 			t.Errorf("report lacks %q:\n%s", want, first)
 		}

@@ -27,6 +27,8 @@ var chartLines = []chartLine{
 	{rest100, "#1f77b4", true},
 	{graphQL100, "#d65f00", true},
 	{floor100, "#555555", true},
+	{floorRows20, "#aaaaaa", false},
+	{floorRows100, "#aaaaaa", true},
 }
 
 // The chart's size and margins, in SVG user units (pixels).

@@ -292,9 +292,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		return err
 	}
 	b.writerConversation = models.GlobalID(models.TypeConversation, writerConversation)
-	floorPlan, err := explainFloor(ctx, opts.DatabaseURL, b.session)
+	floorPlan, err := explainFloor(ctx, opts.DatabaseURL, b.session, floor.JSON)
 	if err != nil {
 		return fmt.Errorf("explain the floor: %w", err)
+	}
+	floorRowsPlan, err := explainFloor(ctx, opts.DatabaseURL, b.session, floor.Rows)
+	if err != nil {
+		return fmt.Errorf("explain the floor's rows form: %w", err)
 	}
 	plans, err := measurePlans(ctx, opts.DatabaseURL, b.session)
 	if err != nil {
@@ -349,9 +353,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		Env:       inheritedServiceEnv(),
 		When:      time.Now().UTC(),
 		FloorPlan: floorPlan,
-		Plans:     plans,
-		Seed:      seedCmp,
-		Live:      live,
+
+		FloorRowsPlan: floorRowsPlan,
+		Plans:         plans,
+		Seed:          seedCmp,
+		Live:          live,
 
 		Compression: compression,
 	}
@@ -366,15 +372,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	return nil
 }
 
-// explainFloor is the floor's plan for the first page of 20 of the session's inbox, the second
-// of two runs (the first warms the caches as the measured runs are warmed).
-func explainFloor(ctx context.Context, databaseURL, session string) (string, error) {
+// explainFloor is the plan of the floor in form for the first page of 20 of the session's
+// inbox, the second of two runs (the first warms the caches as the measured runs are warmed).
+func explainFloor(ctx context.Context, databaseURL, session string, form floor.Form) (string, error) {
 	pool, err := pgxpool.New(ctx, databaseURL)
 	if err != nil {
 		return "", err
 	}
 	defer pool.Close()
-	f := floor.New(pool, models.NewCursors([]byte(benchCursorSecret)))
+	f := floor.New(pool, models.NewCursors([]byte(benchCursorSecret)), form)
 	if _, err := f.Explain(ctx, session, 20); err != nil {
 		return "", err
 	}

@@ -92,9 +92,11 @@ func measurePlans(ctx context.Context, databaseURL, session string) ([]statement
 		return nil, err
 	}
 
-	// The floor's one statement, to see what its plans cost beside the service's.
-	floorSQL, floorArgs := floor.New(nil, nil).FirstPage(session, first)
-	statements = append(statements, recorded{floorSQL, floorArgs})
+	// The floor's one statement in each form, to see what its plans cost beside the service's.
+	for _, form := range []floor.Form{floor.JSON, floor.Rows} {
+		sql, args := floor.New(nil, nil, form).FirstPage(session, first)
+		statements = append(statements, recorded{sql, args})
+	}
 
 	plans := make([]statementPlan, 0, len(statements))
 	for i, st := range statements {
@@ -116,6 +118,7 @@ func measurePlans(ctx context.Context, databaseURL, session string) ([]statement
 
 // statementNames name the service's statements by what only each one's SQL contains.
 var statementNames = []struct{ contains, name string }{
+	{`array_agg(i.id`, floorRowsStatement},
 	{`WITH viewer AS`, floorStatement},
 	{`FROM sessions`, "session"},
 	{`seller_id = $1 ORDER BY updated_at DESC`, "inbox page"},
@@ -129,7 +132,10 @@ var statementNames = []struct{ contains, name string }{
 	{`FROM messages AS m`, "node: messages"},
 }
 
-const floorStatement = "the floor"
+const (
+	floorStatement     = "the floor"
+	floorRowsStatement = "the floor, rows form"
+)
 
 func statementName(sql string, i int) string {
 	for _, n := range statementNames {
@@ -186,13 +192,13 @@ func renderPlans(w io.Writer, plans []statementPlan) {
 		fmt.Fprintf(w, "| %s | %.3f | %.3f | %d | %d | %.3f | %.3f | %d | %d | %s |\n", p.Name,
 			p.Generic.PlanningMS, p.Generic.ExecutionMS, p.Generic.Buffers, p.Generic.Rows,
 			p.Custom.PlanningMS, p.Custom.ExecutionMS, p.Custom.Buffers, p.Custom.Rows, p.Auto)
-		if p.Name != floorStatement {
+		if p.Name != floorStatement && p.Name != floorRowsStatement {
 			generic += p.Generic.PlanningMS + p.Generic.ExecutionMS
 			custom += p.Custom.PlanningMS + p.Custom.ExecutionMS
 		}
 	}
 	fmt.Fprintf(w, "\nThe service's statements in all, planning and execution: %.2f ms with generic plans, %.2f ms with\n", generic, custom)
-	fmt.Fprintf(w, "custom plans. The floor's one statement is measured the same way, and its pool keeps the same default.\n\n")
+	fmt.Fprintf(w, "custom plans. The floor's one statement (in each form) is measured the same way, and its pool keeps the same default.\n\n")
 	fmt.Fprintf(w, "<details><summary>The statements</summary>\n\n")
 	for _, p := range plans {
 		fmt.Fprintf(w, "- %s: `%s`\n", p.Name, p.SQL)

@@ -387,6 +387,9 @@ func sampleRSS(pid int) (stop func() float64) {
 	}
 }
 
+// floorRowsPrefix is where the floor serves its rows form: the same endpoint under this path.
+const floorRowsPrefix = "/rows"
+
 // floorCommand is the hidden subcommand that serves the floor: the bench re-executes itself
 // with it, so the floor is a process of its own, measured like the server.
 const floorCommand = "floor"
@@ -422,7 +425,9 @@ func runFloor(ctx context.Context, args []string) error {
 	defer pool.Close()
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /vendor/conversations", floor.New(pool, models.NewCursors([]byte(*secret))))
+	cursors := models.NewCursors([]byte(*secret))
+	mux.Handle("GET /vendor/conversations", floor.New(pool, cursors, floor.JSON))
+	mux.Handle("GET "+floorRowsPrefix+"/vendor/conversations", floor.New(pool, cursors, floor.Rows))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()

@@ -42,11 +42,13 @@ const nodeQuery = `query($id:ID!){ node(id:$id){ ... on Conversation { id unread
 
 // scenario is one kind of request, measured at every concurrency.
 type scenario struct {
-	Name     string
-	Request  string // what is sent, for the report
-	Target   target
-	Floor    bool   // served by the floor rather than the service
-	Baseline string // the floor scenario its throughput is compared with; empty for none
+	Name    string
+	Request string // what is sent, for the report
+	Target  target
+	Floor   bool // served by the floor rather than the service
+	// Baselines are the floor scenarios its throughput is compared with, one per form of the
+	// floor: at each concurrency the faster of them is the floor. Empty for none.
+	Baselines []string
 }
 
 // Names of the scenarios the report and the targets refer to.
@@ -63,6 +65,17 @@ const (
 	floor20    = "floor-20"
 	floor100   = "floor-100"
 	floorDeep  = "floor-deep"
+
+	floorRows20   = "floor-rows-20"
+	floorRows100  = "floor-rows-100"
+	floorRowsDeep = "floor-rows-deep"
+)
+
+// The floor's forms for each page the service's scenarios are compared on.
+var (
+	floors20   = []string{floor20, floorRows20}
+	floors100  = []string{floor100, floorRows100}
+	floorsDeep = []string{floorDeep, floorRowsDeep}
 )
 
 func (b *bench) restTarget(base string, limit int, cursor string) target {
@@ -192,18 +205,22 @@ func (b *bench) prepare(ctx context.Context, deepPage int, logf func(string, ...
 		restReq = "GET /vendor/conversations?limit=%d"
 		deepReq = "GET /vendor/conversations?limit=20&cursor=… (page %d)"
 	)
+	rowsURL := b.floorURL + floorRowsPrefix
 	scenarios := []scenario{
-		{Name: graphQL20, Request: fmt.Sprintf(gqlReq, 20), Target: gql20, Baseline: floor20},
-		{Name: graphQL100, Request: fmt.Sprintf(gqlReq, 100), Target: gql100, Baseline: floor100},
-		{Name: rest20, Request: fmt.Sprintf(restReq, 20), Target: b.restTarget(b.serverURL, 20, ""), Baseline: floor20},
-		{Name: rest100, Request: fmt.Sprintf(restReq, 100), Target: b.restTarget(b.serverURL, 100, ""), Baseline: floor100},
-		{Name: restDeep, Request: fmt.Sprintf(deepReq, deepPage), Target: b.restTarget(b.serverURL, 20, deep), Baseline: floorDeep},
+		{Name: graphQL20, Request: fmt.Sprintf(gqlReq, 20), Target: gql20, Baselines: floors20},
+		{Name: graphQL100, Request: fmt.Sprintf(gqlReq, 100), Target: gql100, Baselines: floors100},
+		{Name: rest20, Request: fmt.Sprintf(restReq, 20), Target: b.restTarget(b.serverURL, 20, ""), Baselines: floors20},
+		{Name: rest100, Request: fmt.Sprintf(restReq, 100), Target: b.restTarget(b.serverURL, 100, ""), Baselines: floors100},
+		{Name: restDeep, Request: fmt.Sprintf(deepReq, deepPage), Target: b.restTarget(b.serverURL, 20, deep), Baselines: floorsDeep},
 		{Name: nodeByID, Request: "POST /graphql, node(id:) of the newest conversation " + nodeID, Target: node},
 		{Name: unread20, Request: fmt.Sprintf(gqlReq, 20) + ", filter: {unreadOnly: true}", Target: unread},
 		{Name: thread30, Request: "POST /graphql, the newest 30 messages of conversation " + nodeID + " with their senders", Target: thread},
 		{Name: floor20, Request: "the floor: " + fmt.Sprintf(restReq, 20), Target: b.restTarget(b.floorURL, 20, ""), Floor: true},
 		{Name: floor100, Request: "the floor: " + fmt.Sprintf(restReq, 100), Target: b.restTarget(b.floorURL, 100, ""), Floor: true},
 		{Name: floorDeep, Request: "the floor: " + fmt.Sprintf(deepReq, deepPage), Target: b.restTarget(b.floorURL, 20, deep), Floor: true},
+		{Name: floorRows20, Request: "the floor, rows form: " + fmt.Sprintf(restReq, 20), Target: b.restTarget(rowsURL, 20, ""), Floor: true},
+		{Name: floorRows100, Request: "the floor, rows form: " + fmt.Sprintf(restReq, 100), Target: b.restTarget(rowsURL, 100, ""), Floor: true},
+		{Name: floorRowsDeep, Request: "the floor, rows form: " + fmt.Sprintf(deepReq, deepPage), Target: b.restTarget(rowsURL, 20, deep), Floor: true},
 		{Name: send, Request: "POST /graphql, sendMessage as another vendor in their newest conversation " + b.writerConversation + " (a new clientMutationId each), reading back the payload", Target: reply},
 	}
 
@@ -218,7 +235,10 @@ func (b *bench) prepare(ctx context.Context, deepPage int, logf func(string, ...
 	if bytes.Contains(bodies[nodeByID], []byte(`"node":null`)) {
 		return nil, fmt.Errorf("node: the vendor cannot see conversation %s: %s", nodeID, clip(bodies[nodeByID]))
 	}
-	for _, pair := range [][2]string{{rest20, floor20}, {rest100, floor100}, {restDeep, floorDeep}} {
+	for _, pair := range [][2]string{
+		{rest20, floor20}, {rest100, floor100}, {restDeep, floorDeep},
+		{rest20, floorRows20}, {rest100, floorRows100}, {restDeep, floorRowsDeep},
+	} {
 		if !bytes.Equal(bodies[pair[0]], bodies[pair[1]]) {
 			return nil, fmt.Errorf("%s and %s answer different bodies: the floor no longer does the service's work\n%s: %s\n%s: %s",
 				pair[1], pair[0], pair[0], clip(bodies[pair[0]]), pair[1], clip(bodies[pair[1]]))

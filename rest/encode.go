@@ -252,3 +252,7 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// AppendString appends s as a JSON string exactly as the endpoint writes one: for bench/floor,
+// whose page must be the endpoint's byte for byte.
+func AppendString(b []byte, s string) []byte { return appendString(b, s) }
