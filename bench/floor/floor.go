@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/partizap/vendor-inbox/httpserver"
 	"github.com/partizap/vendor-inbox/models"
+	"github.com/partizap/vendor-inbox/rest"
 )
 
 // JSON fragments of the statement. PostgreSQL's json_build_object writes `"k" : v`, not the
@@ -172,10 +174,11 @@ func New(pool *pgxpool.Pool, cursors *models.Cursors, form Form) *Floor {
 	return f
 }
 
-// Page returns the response body of a page; ok is false for an unknown or expired session.
-func (f *Floor) Page(ctx context.Context, sessionID string, limit int, cursor *models.InboxKey) (body []byte, ok bool, err error) {
+// Page appends the response body of a page to dst; ok is false for an unknown or expired
+// session.
+func (f *Floor) Page(ctx context.Context, dst []byte, sessionID string, limit int, cursor *models.InboxKey) (body []byte, ok bool, err error) {
 	if f.form == Rows {
-		return f.rowsPage(ctx, sessionID, limit, cursor)
+		return f.rowsPage(ctx, dst, sessionID, limit, cursor)
 	}
 	hash := sha256.Sum256([]byte(sessionID))
 	var row pgx.Row
@@ -195,12 +198,31 @@ func (f *Floor) Page(ctx context.Context, sessionID string, limit int, cursor *m
 	if viewers == 0 {
 		return nil, false, nil
 	}
-	next := "null"
-	if more && lastID != nil && lastAt != nil {
-		next = strconv.Quote(f.cursors.Encode(models.InboxKey{UpdatedAt: *lastAt, ID: *lastID}))
-	}
-	return []byte(`{"data":` + data + `,"meta":{"has_more":` + strconv.FormatBool(more) + `,"next_cursor":` + next + "}}\n"), true, nil
+	b := append(dst, `{"data":`...)
+	b = append(b, data...)
+	return f.appendMeta(b, more && lastID != nil && lastAt != nil, lastAt, lastID), true, nil
 }
+
+// appendMeta ends a page's body after its data: its meta, with the cursor after the page's
+// last conversation when more follow.
+func (f *Floor) appendMeta(b []byte, more bool, lastAt *time.Time, lastID *int64) []byte {
+	b = append(b, `,"meta":{"has_more":`...)
+	b = strconv.AppendBool(b, more)
+	b = append(b, `,"next_cursor":`...)
+	if more {
+		b = rest.AppendString(b, f.cursors.Encode(models.InboxKey{UpdatedAt: *lastAt, ID: *lastID}))
+	} else {
+		b = append(b, "null"...)
+	}
+	return append(b, "}}\n"...)
+}
+
+// bodies holds the buffers pages are written into, as the service's REST handler keeps its own:
+// the floor must not pay for a new one each request where the service does not.
+var bodies = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBody is the largest buffer put back in bodies.
+const maxPooledBody = 1 << 20
 
 func (f *Floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -227,15 +249,22 @@ func (f *Floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":{"code":"unauthenticated","message":"sign in"}}`, http.StatusUnauthorized)
 		return
 	}
-	body, ok, err := f.Page(r.Context(), c.Value, limit, cursor)
+	buf := bodies.Get().(*[]byte)
+	body, ok, err := f.Page(r.Context(), (*buf)[:0], c.Value, limit, cursor)
 	switch {
 	case err != nil:
 		http.Error(w, `{"error":{"code":"internal_error","message":"internal error"}}`, http.StatusInternalServerError)
 	case !ok:
 		http.Error(w, `{"error":{"code":"unauthenticated","message":"sign in"}}`, http.StatusUnauthorized)
 	default:
+		// The service's headers: a Content-Length, not a chunked body.
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = w.Write(body)
+	}
+	if cap(body) <= maxPooledBody {
+		*buf = body[:0]
+		bodies.Put(buf)
 	}
 }
 

@@ -135,7 +135,7 @@ func (r *pageRow) dest() []any {
 }
 
 // rowsPage runs rowsQuery and writes the page as the service does.
-func (f *Floor) rowsPage(ctx context.Context, sessionID string, limit int, cursor *models.InboxKey) (body []byte, ok bool, err error) {
+func (f *Floor) rowsPage(ctx context.Context, dst []byte, sessionID string, limit int, cursor *models.InboxKey) (body []byte, ok bool, err error) {
 	hash := sha256.Sum256([]byte(sessionID))
 	var rows pgx.Rows
 	if cursor == nil {
@@ -149,8 +149,7 @@ func (f *Floor) rowsPage(ctx context.Context, sessionID string, limit int, curso
 	defer rows.Close()
 	var r pageRow
 	dest := r.dest()
-	b := make([]byte, 0, 4096*limit)
-	b = append(b, `{"data":[`...)
+	b := append(dst, `{"data":[`...)
 	n := 0
 	var lastAt time.Time
 	var lastID int64
@@ -175,15 +174,8 @@ func (f *Floor) rowsPage(ctx context.Context, sessionID string, limit int, curso
 	if !ok {
 		return nil, false, nil
 	}
-	b = append(b, `],"meta":{"has_more":`...)
-	b = strconv.AppendBool(b, r.more)
-	b = append(b, `,"next_cursor":`...)
-	if r.more && n > 0 {
-		b = rest.AppendString(b, f.cursors.Encode(models.InboxKey{UpdatedAt: lastAt, ID: lastID}))
-	} else {
-		b = append(b, "null"...)
-	}
-	return append(b, "}}\n"...), true, nil
+	b = append(b, ']')
+	return f.appendMeta(b, r.more && n > 0, &lastAt, &lastID), true, nil
 }
 
 func (r *pageRow) appendConversation(b []byte) []byte {
