@@ -14,6 +14,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -63,9 +64,13 @@ type options struct {
 	Warmup        time.Duration
 	DeepPage      int
 	Profile       bool
-	Out           string
-	Chart         string
-	PlansOnly     bool
+	// ProfileDir, when set, keeps the CPU profiles and the server binary they were taken of
+	// there, for `go tool pprof`; with Only, the chosen scenarios among profileScenarios are
+	// profiled too.
+	ProfileDir string
+	Out        string
+	Chart      string
+	PlansOnly  bool
 	// SeedCompare runs the seed against the SQL-only load (compareSeed) before the load tests;
 	// SeedCompareOnly runs only that, and prints it instead of writing the report.
 	SeedCompare     bool
@@ -102,6 +107,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.Duration, "duration", 8*time.Second, "measured time of each scenario at each concurrency")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured load before each measured run")
 	fs.BoolVar(&o.Profile, "profile", true, "after the measured runs, profile the service's CPU during one more run of rest-20 and graphql-20 at 8 clients each")
+	fs.StringVar(&o.ProfileDir, "profile-dir", "", "keep the CPU profiles (<scenario>.pprof) and the server binary they were taken of (server) in this directory; with -scenarios, profile those of rest-20 and graphql-20 chosen")
 	fs.IntVar(&o.DeepPage, "deep-page", 500, "rest-deep and floor-deep read this page of 20 (the cursor is found by paging from the first)")
 	fs.StringVar(&o.Out, "out", "", "report to write (default: BENCHMARKS.md at the repository root)")
 	fs.StringVar(&o.Chart, "chart", "", "SVG chart to write (default: bench/latency.svg at the repository root)")
@@ -317,14 +323,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	if len(opts.Only) > 0 {
-		return nil // measure printed each result
-	}
-	var profiles []profileTop
-	if opts.Profile {
-		if profiles, err = b.profile(ctx, scenarios, opts, server, tmp, logf); err != nil {
+	profileDir := tmp
+	if opts.ProfileDir != "" {
+		if profileDir, err = keepProfiles(opts.ProfileDir, server); err != nil {
 			return err
 		}
+	}
+	var profiles []profileTop
+	if opts.Profile && (len(opts.Only) == 0 || opts.ProfileDir != "") {
+		if profiles, err = b.profile(ctx, scenarios, opts, server, profileDir, logf); err != nil {
+			return err
+		}
+	}
+	if len(opts.Only) > 0 {
+		for _, p := range profiles {
+			logf("%s: %s", p.Scenario, cmp.Or(p.Err, "profile in "+filepath.Join(profileDir, p.Scenario+".pprof")))
+		}
+		return nil // measure printed each result
 	}
 	// After the profiles, so that the peak RSS of the load tests is their own.
 	hwm := b.highWaterMarks()

@@ -207,3 +207,16 @@ func renderProfileTops(p func(string, ...any), failed, flat, cum string) {
 	}
 	p("")
 }
+
+// keepProfiles makes dir the home of the run's profiles, with a copy of the server binary they
+// were taken of (pprof needs it for symbols once the run's own copy is gone), and returns dir.
+func keepProfiles(dir, serverBin string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	bin, err := os.ReadFile(serverBin)
+	if err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "server"), bin, 0o755)
+}
