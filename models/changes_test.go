@@ -23,7 +23,7 @@ import (
 // vendors.
 func conversationOf(t *testing.T, store *models.Store) (conv *models.Conversation, buyerID int64) {
 	t.Helper()
-	page, err := store.VendorConversations(context.Background(), 1, models.PageArgs{First: ptr(1)})
+	page, err := store.VendorConversations(context.Background(), 1, models.PageArgs{First: ptr(1)}, models.InboxWith{})
 	if err != nil || len(page.Items) != 1 {
 		t.Fatalf("inbox: %v %v", page, err)
 	}

@@ -2,6 +2,7 @@ package models
 
 import (
 	"slices"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -65,7 +66,81 @@ func Columns(model any) []string {
 var (
 	participantUserColumns = append([]string{"p.conversation_id"}, qualified("u", userColumns)...)
 	aliasedMessageColumns  = qualified("m", messageColumns)
+	// The inbox's rows: the conversation, then each part InboxWith asks for (inboxColumns[with]).
+	inboxColumns = map[InboxWith][]string{}
 )
+
+func init() {
+	for _, product := range []bool{false, true} {
+		for _, message := range []bool{false, true} {
+			with := InboxWith{Product: product, LastMessage: message}
+			columns := qualified("conversations", conversationColumns) // the page alone
+			if product || message {
+				columns = qualified("page", conversationColumns) // the page as a subquery
+			}
+			if product {
+				columns = append(columns, qualified("p", productColumns)...)
+			}
+			if message {
+				columns = append(columns, aliasedMessageColumns...)
+			}
+			inboxColumns[with] = columns
+		}
+	}
+}
+
+func (w InboxWith) columns() []string { return inboxColumns[w] }
+
+// scanInbox runs q, which selects w.columns(), and returns its conversations with their parts.
+func scanInbox(q *gorm.DB, w InboxWith) ([]*Conversation, error) {
+	rows, err := q.Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Conversation
+	for rows.Next() {
+		c := new(Conversation)
+		targets := c.targets()
+		if w.Product {
+			c.Product = new(Product)
+			targets = append(targets, c.Product.targets()...)
+		}
+		var m optionalMessage
+		if w.LastMessage {
+			targets = append(targets, m.targets()...)
+		}
+		if err := rows.Scan(targets...); err != nil {
+			return nil, err
+		}
+		c.LastMessage = m.message()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// optionalMessage scans a message's columns from an outer join, NULL when there is none.
+type optionalMessage struct {
+	id, conversationID, senderID *int64
+	isRead, isDelivered          *bool
+	createdAt                    *time.Time
+	m                            Message // the nullable columns, scanned in place
+}
+
+func (o *optionalMessage) targets() []any {
+	return []any{&o.id, &o.conversationID, &o.senderID, &o.m.Text, &o.m.ImageURL, &o.isRead, &o.isDelivered, &o.createdAt, &o.m.ClientMutationID}
+}
+
+// message is the message scanned, or nil when its columns were NULL (or never scanned).
+func (o *optionalMessage) message() *Message {
+	if o.id == nil {
+		return nil
+	}
+	m := o.m
+	m.ID, m.ConversationID, m.SenderID = *o.id, *o.conversationID, *o.senderID
+	m.IsRead, m.IsDelivered, m.CreatedAt = *o.isRead, *o.isDelivered, *o.createdAt
+	return &m
+}
 
 // qualified is columns prefixed with a table alias.
 func qualified(alias string, columns []string) []string {

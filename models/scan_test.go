@@ -40,4 +40,11 @@ func TestScanColumnsAreTheModels(t *testing.T) {
 			t.Errorf("%T: %d targets for %d columns", tt.model, n, len(tt.columns))
 		}
 	}
+	// A message of an outer join scans the same columns (TestVendorConversationsWith reads one).
+	if n := len((&optionalMessage{}).targets()); n != len(messageColumns) {
+		t.Errorf("optionalMessage: %d targets for %d columns", n, len(messageColumns))
+	}
+	if m := (&optionalMessage{}).message(); m != nil {
+		t.Errorf("optionalMessage of NULL columns = %+v, want nil", m)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -70,16 +71,25 @@ func (f InboxFilter) Scope() string {
 func (f InboxFilter) apply(q *gorm.DB) *gorm.DB {
 	if f.UnreadOnly {
 		// The predicate of conversations_unread_inbox_idx: the filtered inbox is a range of it.
-		q = q.Where("seller_unread_count > 0")
+		q = q.Where("conversations.seller_unread_count > 0")
 	}
 	if f.ProductID != 0 {
-		q = q.Where("product_id = ?", f.ProductID)
+		q = q.Where("conversations.product_id = ?", f.ProductID)
 	}
 	if f.BuyerID != 0 {
 		q = q.Where(takesPart("conversations.id", f.BuyerID))
 	}
 	return q
 }
+
+// literalLimit is a LIMIT written into the statement's text rather than bound: a generic plan
+// (see database.GenericPlans) is made without the values of the parameters, and would take a
+// bound LIMIT for a tenth of the rows.
+type literalLimit int
+
+func (l literalLimit) Name() string                      { return "LIMIT" }
+func (l literalLimit) Build(b clause.Builder)            { b.WriteString("LIMIT " + strconv.Itoa(int(l))) }
+func (l literalLimit) MergeClause(merged *clause.Clause) { merged.Name, merged.Expression = "", l }
 
 // Page is a window of a list with what lies beyond it on either side.
 type Page[T any] struct {
@@ -100,10 +110,22 @@ func (a PageArgs) validate() error {
 	return nil
 }
 
+// InboxWith is what VendorConversations reads with each conversation, in the page's own
+// statement: nested data each page asks for, at no round trip of its own.
+type InboxWith struct {
+	// Product sets Conversation.Product: the seller's own (the foreign key (product_id,
+	// seller_id) says so), hence visible to them by Product's rule, checked by ProductsByID.
+	Product bool
+	// LastMessage sets Conversation.LastMessage, nil for a conversation with no message or one
+	// the viewer takes no part in (LastMessagesByConversationID's rule).
+	LastMessage bool
+}
+
 // VendorConversations returns a page of the conversations about products sold by viewerID,
-// newest activity first (UpdatedAt descending, ID descending). It is one index range scan of
-// conversations_inbox_idx, plus one probe when args.FarSide asks about the far side of a cursor.
-func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args PageArgs) (Page[*Conversation], error) {
+// newest activity first (UpdatedAt descending, ID descending), with what with asks for. It is
+// one index range scan of conversations_inbox_idx, with one primary-key probe per row for each
+// of with's parts, plus one probe when args.FarSide asks about the far side of a cursor.
+func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args PageArgs, with InboxWith) (Page[*Conversation], error) {
 	if viewerID == 0 {
 		return Page[*Conversation]{}, ErrUnauthenticated
 	}
@@ -120,20 +142,34 @@ func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args Pa
 	}
 
 	inbox := func() *gorm.DB {
-		q := args.Filter.apply(s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ?", viewerID))
+		q := args.Filter.apply(s.db.WithContext(ctx).Table("conversations").Where("conversations.seller_id = ?", viewerID))
 		if args.After != nil {
-			q = q.Where("(updated_at, id) < (?, ?)", args.After.UpdatedAt, args.After.ID)
+			q = q.Where("(conversations.updated_at, conversations.id) < (?, ?)", args.After.UpdatedAt, args.After.ID)
 		}
 		if args.Before != nil {
-			q = q.Where("(updated_at, id) > (?, ?)", args.Before.UpdatedAt, args.Before.ID)
+			q = q.Where("(conversations.updated_at, conversations.id) > (?, ?)", args.Before.UpdatedAt, args.Before.ID)
 		}
 		return q
 	}
-	order := "updated_at DESC, id DESC"
+	order, pageOrder := "conversations.updated_at DESC, conversations.id DESC", "page.updated_at DESC, page.id DESC"
 	if backward {
-		order = "updated_at ASC, id ASC"
+		order, pageOrder = "conversations.updated_at ASC, conversations.id ASC", "page.updated_at ASC, page.id ASC"
 	}
-	rows, err := scanRows[Conversation](inbox().Select(conversationColumns).Order(order).Limit(limit+1), nil)
+	// The page is read first, by the inbox index, and the joins then read its rows' parts: as a
+	// subquery, the page's plan is the index scan whatever the joins, and its LIMIT, a literal,
+	// tells a generic plan how few rows the joins see (a parameter, it would assume a tenth of
+	// the table).
+	q := inbox().Select(InboxWith{}.columns()).Order(order).Clauses(literalLimit(limit + 1))
+	if with != (InboxWith{}) {
+		q = s.db.WithContext(ctx).Table("(?) AS page", q).Select(with.columns()).Order(pageOrder)
+		if with.Product {
+			q = q.Joins("JOIN products AS p ON p.id = page.product_id")
+		}
+		if with.LastMessage {
+			q = q.Joins("LEFT JOIN messages AS m ON m.id = ("+newestMessage("page.id")+") AND ?", takesPart("page.id", viewerID))
+		}
+	}
+	rows, err := scanInbox(q, with)
 	if err != nil {
 		return Page[*Conversation]{}, dbError("list vendor conversations", err)
 	}
@@ -156,9 +192,9 @@ func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args Pa
 	switch {
 	case !args.FarSide:
 	case !backward && args.After != nil:
-		probe = args.Filter.apply(s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ? AND (updated_at, id) >= (?, ?)", viewerID, args.After.UpdatedAt, args.After.ID))
+		probe = args.Filter.apply(s.db.WithContext(ctx).Model(&Conversation{}).Where("conversations.seller_id = ? AND (conversations.updated_at, conversations.id) >= (?, ?)", viewerID, args.After.UpdatedAt, args.After.ID))
 	case backward && args.Before != nil:
-		probe = args.Filter.apply(s.db.WithContext(ctx).Model(&Conversation{}).Where("seller_id = ? AND (updated_at, id) <= (?, ?)", viewerID, args.Before.UpdatedAt, args.Before.ID))
+		probe = args.Filter.apply(s.db.WithContext(ctx).Model(&Conversation{}).Where("conversations.seller_id = ? AND (conversations.updated_at, conversations.id) <= (?, ?)", viewerID, args.Before.UpdatedAt, args.Before.ID))
 	}
 	if probe != nil {
 		var found []int64
@@ -251,15 +287,19 @@ func (s *Store) ParticipantsByConversationID(ctx context.Context, viewerID int64
 // LastMessagesByConversationID returns the newest message (CreatedAt, then ID) of each of the
 // given conversations that viewerID takes part in and that has any message.
 func (s *Store) LastMessagesByConversationID(ctx context.Context, viewerID int64, conversationIDs []int64) ([]*Message, error) {
-	// One index probe per conversation on messages_conversation_recent_idx, however long it is.
-	newest := s.db.Table("conversations AS c").
-		Select("(SELECT l.id FROM messages AS l WHERE l.conversation_id = c.id ORDER BY l.created_at DESC, l.id DESC LIMIT 1)").
+	newest := s.db.Table("conversations AS c").Select("("+newestMessage("c.id")+")").
 		Where("c.id IN ?", conversationIDs).Where(takesPart("c.id", viewerID))
 	messages, err := scanRows[Message](s.db.WithContext(ctx).Model(&Message{}).Select(messageColumns).Where("id IN (?)", newest), nil)
 	if err != nil {
 		return nil, dbError("load last messages", err)
 	}
 	return messages, nil
+}
+
+// newestMessage is the id of the newest message of the conversation whose id is in column: one
+// index probe on messages_conversation_recent_idx, however long the conversation is.
+func newestMessage(column string) string {
+	return "SELECT l.id FROM messages AS l WHERE l.conversation_id = " + column + " ORDER BY l.created_at DESC, l.id DESC LIMIT 1"
 }
 
 // UnreadCount is how many messages of a conversation are unread for the viewer.

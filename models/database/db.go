@@ -131,6 +131,9 @@ func pgConfig(databaseURL string, opts DBOptions) (*pgx.ConnConfig, error) {
 	if _, set := config.RuntimeParams["statement_timeout"]; !set && opts.StatementTimeout > 0 {
 		config.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 	}
+	if _, set := config.RuntimeParams["plan_cache_mode"]; !set {
+		config.RuntimeParams["plan_cache_mode"] = GenericPlans // see GenericPlans
+	}
 	if u, err := url.Parse(databaseURL); err == nil && !u.Query().Has("connect_timeout") && opts.ConnectTimeout > 0 {
 		config.ConnectTimeout = opts.ConnectTimeout
 	}

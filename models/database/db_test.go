@@ -9,15 +9,15 @@ import (
 	"github.com/partizap/vendor-inbox/models/dbtest"
 )
 
-// TestPostgresKeepsItsPlanCacheMode: the service leaves plan_cache_mode at PostgreSQL's
-// default (its statements have one plan for every viewer: models.TestGenericPlansSuitEveryViewer),
-// and a plan_cache_mode in the URL wins.
-func TestPostgresKeepsItsPlanCacheMode(t *testing.T) {
+// TestPostgresUsesGenericPlans: the service's connections keep one plan per prepared statement
+// (its statements have one plan for every viewer: models.TestGenericPlansSuitEveryViewer), and a
+// plan_cache_mode in the URL wins.
+func TestPostgresUsesGenericPlans(t *testing.T) {
 	t.Parallel()
 	dsn, _ := dbtest.NewOn(t, database.Postgres)
 	for _, tt := range []struct{ url, want string }{
-		{dsn, database.AutoPlans},
-		{dsn + "&plan_cache_mode=force_custom_plan", database.CustomPlans},
+		{dsn, database.GenericPlans},
+		{dsn + "&plan_cache_mode=auto", database.AutoPlans},
 	} {
 		db, err := database.Open(context.Background(), tt.url)
 		if err != nil {

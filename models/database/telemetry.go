@@ -120,11 +120,18 @@ func (t Telemetry) after(tx *gorm.DB) {
 }
 
 // tableOf is the table a statement is about: its FROM's first table ("sessions" of
-// Table("sessions AS s"), whose Statement.Table is the alias).
+// Table("sessions AS s"), whose Statement.Table is the alias; "conversations" of
+// Table("(?) AS page", a query of conversations)).
 func tableOf(st *gorm.Statement) string {
+	// FROM (subquery) AS alias: the subquery's table.
+	if st.TableExpr != nil && strings.HasPrefix(st.TableExpr.SQL, "(") && len(st.TableExpr.Vars) > 0 {
+		if sub, ok := st.TableExpr.Vars[0].(*gorm.DB); ok && sub.Statement != nil {
+			return tableOf(sub.Statement)
+		}
+	}
 	if st.TableExpr != nil {
 		word, _, _ := strings.Cut(strings.TrimSpace(st.TableExpr.SQL), " ")
-		return strings.Trim(word, `"`)
+		return strings.Trim(word, "\"`")
 	}
 	return st.Table
 }

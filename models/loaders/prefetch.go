@@ -37,19 +37,40 @@ var AllConversationFields = ConversationFields{
 // one data path of the inbox: GraphQL and REST both read it, then read the nested fields from
 // the loaders.
 func (l *Loaders) VendorInbox(ctx context.Context, args models.PageArgs, f ConversationFields) (models.Page[*models.Conversation], error) {
-	page, err := l.store.VendorConversations(ctx, l.viewerID, args)
+	// The page's statement reads the products and the last messages with the conversations.
+	with := models.InboxWith{
+		Product:     f.Product || f.ProductImages || f.ProductSeller,
+		LastMessage: f.LastMessage || f.MessageSender,
+	}
+	page, err := l.store.VendorConversations(ctx, l.viewerID, args, with)
 	if err != nil {
 		return page, err
 	}
-	return page, l.PrefetchConversations(ctx, page.Items, f)
+	return page, l.prefetchConversations(ctx, page.Items, f, with)
 }
 
 // PrefetchConversations loads the requested nested data of convs with one query per kind,
 // whatever len(convs) is, primes the loaders with it, and sets it on the models' nested fields
 // (Conversation.Product, Product.Images, …), which GraphQL reads directly.
 func (l *Loaders) PrefetchConversations(ctx context.Context, convs []*models.Conversation, f ConversationFields) error {
+	return l.prefetchConversations(ctx, convs, f, models.InboxWith{})
+}
+
+// prefetchConversations is PrefetchConversations for conversations that come with the parts
+// loaded says, which it primes the loaders with instead of loading them.
+func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Conversation, f ConversationFields, loaded models.InboxWith) error {
 	if len(convs) == 0 {
 		return nil
+	}
+	if loaded.Product {
+		for _, c := range convs {
+			l.ProductByID.Prime(ctx, c.ProductID, c.Product)
+		}
+	}
+	if loaded.LastMessage {
+		for _, c := range convs {
+			l.LastMessageByConversationID.Prime(ctx, c.ID, c.LastMessage)
+		}
 	}
 	ids := make([]int64, len(convs))
 	productIDs := make([]int64, len(convs))
