@@ -616,3 +616,22 @@ func TestNiceStep(t *testing.T) {
 		}
 	}
 }
+
+func TestRatioText(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		ratio, goal float64
+		want        string
+	}{
+		{0.68, 0.8, "0.68"},
+		{1.152, 0.7, "1.15"},
+		{0.397, 0.4, "0.397"}, // two decimals would read 0.40: met
+		{0.7996, 0.8, "0.7996"},
+		{0.4004, 0.4, "0.40"},
+		{0.5, 0.5, "0.50"},
+	} {
+		if got := ratioText(tt.ratio, tt.goal); got != tt.want {
+			t.Errorf("ratioText(%g, %g) = %q, want %q", tt.ratio, tt.goal, got, tt.want)
+		}
+	}
+}

@@ -150,7 +150,8 @@ type Form int
 const (
 	// JSON: the statement returns the page's JSON text, built by PostgreSQL.
 	JSON Form = iota
-	// Rows: the statement returns one row per conversation and Go writes the text.
+	// Rows: the statement returns the page's rows, each nested part as rows of its own, and
+	// Go writes the text.
 	Rows
 )
 

@@ -7,18 +7,25 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/partizap/vendor-inbox/models"
 	"github.com/partizap/vendor-inbox/rest"
 )
 
-// rowsQuery is the floor's statement in its rows form: one row per conversation of the page,
-// nested parts as columns (product and seller by join; images and participants as arrays, one
-// per field; the last message by a lateral index probe), and Go writes the JSON. Building
-// JSON text costs PostgreSQL about 9 µs an object, more than the service's Go spends writing
-// it, so a floor that leaves the text to Go is less work for the same bytes.
+// rowsQuery is the floor's statement in its rows form: the page's rows, each nested part as
+// rows of its own, and Go writes the JSON. Building JSON text costs PostgreSQL about 9 µs an
+// object, more than Go spends writing it, and aggregating the nested parts into arrays costs a
+// sort per array; rows of their own cost neither, only one sort of the few hundred rows of the
+// answer. So the statement is a UNION ALL of four kinds of row, sharing typed columns:
 //
-// The viewer is the outer row: no row means no session, one row with a NULL id an empty page.
+//   - kind 0, one row: the viewer (none means no session) and whether more pages follow;
+//   - kind 1, one per conversation: it, its product, the product's seller (joins) and its last
+//     message (a lateral index probe);
+//   - kind 2, one per image of its product, in display order;
+//   - kind 3, one per participant, in the order they joined;
+//
+// ordered by conversation, then kind, so that Go writes each conversation as its rows arrive.
 func rowsQuery(withCursor bool) string {
 	after := ""
 	if withCursor {
@@ -34,105 +41,92 @@ func rowsQuery(withCursor bool) string {
 	ORDER BY c.updated_at DESC, c.id DESC
 	LIMIT $2 + 1
 )
-SELECT (SELECT count(*) FROM page) > $2,
-	r.id, r.product_id, r.seller_unread_count, r.created_at, r.updated_at,
-	r.title, r.price, r.steering, r.city_id, r.region_id, r.district_id, r.metro_station_id,
-	r.metro_distance_m, r.address_id, r.published_at,
-	r.s_id, r.s_display_name, r.s_avatar_url, r.s_city_id, r.s_rating, r.s_reviews_count,
-	r.s_products_count, r.s_created_at,
-	r.i_id, r.i_thumbnail_webp, r.i_thumbnail_jpeg, r.i_medium_webp, r.i_medium_jpeg,
-	r.i_large_webp, r.i_large_jpeg, r.i_status, r.i_is_primary, r.i_sort_order,
-	r.u_id, r.u_display_name, r.u_avatar_url, r.u_city_id, r.u_rating, r.u_reviews_count,
-	r.u_products_count, r.u_created_at,
-	r.m_id, r.m_sender_id, r.m_text, r.m_image_url, r.m_is_read, r.m_is_delivered, r.m_created_at
+SELECT 0 AS kind, 0::bigint AS n, NULL::integer AS o_int, NULL::timestamptz AS o_ts, NULL::bigint AS o_id,
+	NULL::bigint AS i1, NULL::bigint AS i2, NULL::bigint AS i3, NULL::bigint AS i4, NULL::bigint AS i5,
+	NULL::bigint AS i6, NULL::bigint AS i7, NULL::bigint AS i8, NULL::bigint AS i9, NULL::bigint AS i10,
+	NULL::bigint AS i11, NULL::bigint AS i12, NULL::bigint AS i13, NULL::bigint AS i14, NULL::bigint AS i15,
+	NULL::text AS t1, NULL::text AS t2, NULL::text AS t3, NULL::text AS t4, NULL::text AS t5,
+	NULL::text AS t6, NULL::text AS t7, NULL::text AS t8,
+	(SELECT count(*) FROM page) > $2 AS b1, NULL::boolean AS b2,
+	NULL::timestamptz AS ts1, NULL::timestamptz AS ts2, NULL::timestamptz AS ts3,
+	NULL::timestamptz AS ts4, NULL::timestamptz AS ts5
 FROM viewer
+UNION ALL
+SELECT 1, c.n, NULL, NULL, NULL,
+	c.id, c.product_id, c.seller_unread_count, p.price, p.city_id, p.region_id, p.district_id,
+	p.metro_station_id, p.metro_distance_m, s.id, s.city_id, s.reviews_count, s.products_count,
+	m.id, m.sender_id,
+	p.title, p.steering, p.address_id, s.display_name, s.avatar_url, s.rating::text, m.text, m.image_url,
+	m.is_read, m.is_delivered,
+	c.created_at, c.updated_at, p.published_at, s.created_at, m.created_at
+FROM page c
+JOIN products p ON p.id = c.product_id
+JOIN users s ON s.id = p.seller_id
 LEFT JOIN LATERAL (
-	SELECT c.n, c.id, c.product_id, c.seller_unread_count, c.created_at, c.updated_at,
-		p.title, p.price, p.steering, p.city_id, p.region_id, p.district_id, p.metro_station_id,
-		p.metro_distance_m, p.address_id, p.published_at,
-		s.id AS s_id, s.display_name AS s_display_name, s.avatar_url AS s_avatar_url,
-		s.city_id AS s_city_id, s.rating::text AS s_rating, s.reviews_count AS s_reviews_count,
-		s.products_count AS s_products_count, s.created_at AS s_created_at,
-		i.*, u.*, m.*
-	FROM page c
-	JOIN products p ON p.id = c.product_id
-	JOIN users s ON s.id = p.seller_id
-	CROSS JOIN LATERAL (
-		SELECT array_agg(i.id ORDER BY i.sort_order, i.id) AS i_id,
-			array_agg(i.thumbnail_webp ORDER BY i.sort_order, i.id) AS i_thumbnail_webp,
-			array_agg(i.thumbnail_jpeg ORDER BY i.sort_order, i.id) AS i_thumbnail_jpeg,
-			array_agg(i.medium_webp ORDER BY i.sort_order, i.id) AS i_medium_webp,
-			array_agg(i.medium_jpeg ORDER BY i.sort_order, i.id) AS i_medium_jpeg,
-			array_agg(i.large_webp ORDER BY i.sort_order, i.id) AS i_large_webp,
-			array_agg(i.large_jpeg ORDER BY i.sort_order, i.id) AS i_large_jpeg,
-			array_agg(i.status ORDER BY i.sort_order, i.id) AS i_status,
-			array_agg(i.is_primary ORDER BY i.sort_order, i.id) AS i_is_primary,
-			array_agg(i.sort_order ORDER BY i.sort_order, i.id) AS i_sort_order
-		FROM product_images i WHERE i.product_id = p.id
-	) i
-	CROSS JOIN LATERAL (
-		SELECT array_agg(u.id ORDER BY cp.joined_at, cp.user_id) AS u_id,
-			array_agg(u.display_name ORDER BY cp.joined_at, cp.user_id) AS u_display_name,
-			array_agg(u.avatar_url ORDER BY cp.joined_at, cp.user_id) AS u_avatar_url,
-			array_agg(u.city_id ORDER BY cp.joined_at, cp.user_id) AS u_city_id,
-			array_agg(u.rating::text ORDER BY cp.joined_at, cp.user_id) AS u_rating,
-			array_agg(u.reviews_count ORDER BY cp.joined_at, cp.user_id) AS u_reviews_count,
-			array_agg(u.products_count ORDER BY cp.joined_at, cp.user_id) AS u_products_count,
-			array_agg(u.created_at ORDER BY cp.joined_at, cp.user_id) AS u_created_at
-		FROM conversation_participants cp JOIN users u ON u.id = cp.user_id
-		WHERE cp.conversation_id = c.id
-	) u
-	LEFT JOIN LATERAL (
-		SELECT m.id AS m_id, m.sender_id AS m_sender_id, m.text AS m_text,
-			m.image_url AS m_image_url, m.is_read AS m_is_read,
-			m.is_delivered AS m_is_delivered, m.created_at AS m_created_at
-		FROM messages m WHERE m.conversation_id = c.id
-		ORDER BY m.created_at DESC, m.id DESC LIMIT 1
-	) m ON true
-	WHERE c.n <= $2
-) r ON true
-ORDER BY r.n`
+	SELECT m.id, m.sender_id, m.text, m.image_url, m.is_read, m.is_delivered, m.created_at
+	FROM messages m WHERE m.conversation_id = c.id
+	ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+) m ON true
+WHERE c.n <= $2
+UNION ALL
+SELECT 2, c.n, i.sort_order, NULL, i.id,
+	i.id, i.sort_order, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+	i.thumbnail_webp, i.thumbnail_jpeg, i.medium_webp, i.medium_jpeg, i.large_webp, i.large_jpeg, i.status, NULL,
+	i.is_primary, NULL,
+	NULL, NULL, NULL, NULL, NULL
+FROM page c
+JOIN product_images i ON i.product_id = c.product_id
+WHERE c.n <= $2
+UNION ALL
+SELECT 3, c.n, NULL, cp.joined_at, cp.user_id,
+	u.id, u.city_id, u.reviews_count, u.products_count, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+	u.display_name, u.avatar_url, u.rating::text, NULL, NULL, NULL, NULL, NULL,
+	NULL, NULL,
+	u.created_at, NULL, NULL, NULL, NULL
+FROM page c
+JOIN conversation_participants cp ON cp.conversation_id = c.id
+JOIN users u ON u.id = cp.user_id
+WHERE c.n <= $2
+ORDER BY n, kind, o_int, o_ts, o_id`
 }
 
-// pageRow is one row of rowsQuery, scanned in place: its slices are the nested arrays.
+// pageRow is one row of rowsQuery, scanned in place; what its columns mean depends on kind.
 type pageRow struct {
-	more                                         bool
-	id, productID, unread                        *int64
-	createdAt, updatedAt                         *time.Time
-	title                                        *string
-	price, cityID, regionID                      *int64
-	steering, addressID                          *string
-	districtID, metroStationID, metroDistanceM   *int64
-	publishedAt                                  *time.Time
-	sID, sCityID, sReviews, sProducts            *int64
-	sName, sRating                               *string
-	sAvatar                                      *string
-	sCreatedAt                                   *time.Time
-	iID, iSortOrder                              []int64
-	iThumbWebp, iThumbJpeg, iMediumWebp          []string
-	iMediumJpeg, iLargeWebp, iLargeJpeg, iStatus []string
-	iPrimary                                     []bool
-	uID, uCityID, uReviews, uProducts            []*int64
-	uName, uAvatar, uRating                      []*string
-	uCreatedAt                                   []time.Time
-	mID, mSenderID                               *int64
-	mText, mImageURL                             *string
-	mRead, mDelivered                            *bool
-	mCreatedAt                                   *time.Time
+	kind    int32
+	n       int64
+	oInt    pgtype.Int4
+	oTS     pgtype.Timestamptz
+	oID     pgtype.Int8
+	i       [15]pgtype.Int8
+	t       [8]pgtype.Text
+	b1, b2  pgtype.Bool
+	ts      [5]pgtype.Timestamptz
+	targets []any
 }
 
-func (r *pageRow) dest() []any {
-	return []any{&r.more,
-		&r.id, &r.productID, &r.unread, &r.createdAt, &r.updatedAt,
-		&r.title, &r.price, &r.steering, &r.cityID, &r.regionID, &r.districtID, &r.metroStationID,
-		&r.metroDistanceM, &r.addressID, &r.publishedAt,
-		&r.sID, &r.sName, &r.sAvatar, &r.sCityID, &r.sRating, &r.sReviews, &r.sProducts, &r.sCreatedAt,
-		&r.iID, &r.iThumbWebp, &r.iThumbJpeg, &r.iMediumWebp, &r.iMediumJpeg, &r.iLargeWebp,
-		&r.iLargeJpeg, &r.iStatus, &r.iPrimary, &r.iSortOrder,
-		&r.uID, &r.uName, &r.uAvatar, &r.uCityID, &r.uRating, &r.uReviews, &r.uProducts, &r.uCreatedAt,
-		&r.mID, &r.mSenderID, &r.mText, &r.mImageURL, &r.mRead, &r.mDelivered, &r.mCreatedAt,
+func newPageRow() *pageRow {
+	r := &pageRow{}
+	r.targets = []any{&r.kind, &r.n, &r.oInt, &r.oTS, &r.oID}
+	for k := range r.i {
+		r.targets = append(r.targets, &r.i[k])
 	}
+	for k := range r.t {
+		r.targets = append(r.targets, &r.t[k])
+	}
+	r.targets = append(r.targets, &r.b1, &r.b2)
+	for k := range r.ts {
+		r.targets = append(r.targets, &r.ts[k])
+	}
+	return r
 }
+
+// The kinds of row.
+const (
+	viewerRow = iota
+	conversationRow
+	imageRow
+	participantRow
+)
 
 // rowsPage runs rowsQuery and writes the page as the service does.
 func (f *Floor) rowsPage(ctx context.Context, dst []byte, sessionID string, limit int, cursor *models.InboxKey) (body []byte, ok bool, err error) {
@@ -147,26 +141,40 @@ func (f *Floor) rowsPage(ctx context.Context, dst []byte, sessionID string, limi
 		return nil, false, err
 	}
 	defer rows.Close()
-	var r pageRow
-	dest := r.dest()
+	r := newPageRow()
+	var conv pageRow // the open conversation's row, until its last part is written
+	open, inImages, parts := false, false, 0
+	more := false
 	b := append(dst, `{"data":[`...)
-	n := 0
-	var lastAt time.Time
-	var lastID int64
 	for rows.Next() {
-		ok = true
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(r.targets...); err != nil {
 			return nil, false, err
 		}
-		if r.id == nil {
-			continue // the viewer's empty page
+		switch r.kind {
+		case viewerRow:
+			ok, more = true, r.b1.Bool
+		case conversationRow:
+			if open {
+				b = append(closeConversation(b, &conv, inImages), ',')
+			}
+			conv, open, inImages, parts = *r, true, true, 0
+			b = appendConversationHead(b, &conv)
+		case imageRow:
+			if parts > 0 {
+				b = append(b, ',')
+			}
+			parts++
+			b = appendImage(b, r)
+		case participantRow:
+			if inImages {
+				b, inImages, parts = closeImages(b, &conv), false, 0
+			}
+			if parts > 0 {
+				b = append(b, ',')
+			}
+			parts++
+			b = appendUser(b, r.i[0].Int64, r.t[0].String, nullText(r.t[1]), nullInt(r.i[1]), r.t[2].String, r.i[2].Int64, r.i[3].Int64, r.ts[0].Time)
 		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		n++
-		lastAt, lastID = *r.updatedAt, *r.id
-		b = r.appendConversation(b)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, false, err
@@ -174,102 +182,124 @@ func (f *Floor) rowsPage(ctx context.Context, dst []byte, sessionID string, limi
 	if !ok {
 		return nil, false, nil
 	}
+	var lastAt *time.Time
+	var lastID *int64
+	if open {
+		b = closeConversation(b, &conv, inImages)
+		lastAt, lastID = &conv.ts[1].Time, &conv.i[0].Int64
+	}
 	b = append(b, ']')
-	return f.appendMeta(b, r.more && n > 0, &lastAt, &lastID), true, nil
+	return f.appendMeta(b, more && open, lastAt, lastID), true, nil
 }
 
-func (r *pageRow) appendConversation(b []byte) []byte {
+// appendConversationHead writes a conversation up to its product's images.
+func appendConversationHead(b []byte, c *pageRow) []byte {
 	b = append(b, `{"id":`...)
-	b = strconv.AppendInt(b, *r.id, 10)
+	b = strconv.AppendInt(b, c.i[0].Int64, 10)
 	b = append(b, `,"product_id":`...)
-	b = strconv.AppendInt(b, *r.productID, 10)
+	b = strconv.AppendInt(b, c.i[1].Int64, 10)
 	b = append(b, `,"product":{"id":`...)
-	b = strconv.AppendInt(b, *r.productID, 10)
+	b = strconv.AppendInt(b, c.i[1].Int64, 10)
 	b = append(b, `,"title":`...)
-	b = rest.AppendString(b, *r.title)
+	b = rest.AppendString(b, c.t[0].String)
 	b = append(b, `,"price":`...)
-	b = strconv.AppendInt(b, *r.price, 10)
+	b = strconv.AppendInt(b, c.i[3].Int64, 10)
 	b = append(b, `,"steering":`...)
-	b = appendNullString(b, r.steering)
+	b = appendNullString(b, nullText(c.t[1]))
 	b = append(b, `,"city_id":`...)
-	b = strconv.AppendInt(b, *r.cityID, 10)
+	b = strconv.AppendInt(b, c.i[4].Int64, 10)
 	b = append(b, `,"region_id":`...)
-	b = strconv.AppendInt(b, *r.regionID, 10)
+	b = strconv.AppendInt(b, c.i[5].Int64, 10)
 	b = append(b, `,"district_id":`...)
-	b = appendNullInt(b, r.districtID)
+	b = appendNullInt(b, nullInt(c.i[6]))
 	b = append(b, `,"metro_station_id":`...)
-	b = appendNullInt(b, r.metroStationID)
+	b = appendNullInt(b, nullInt(c.i[7]))
 	b = append(b, `,"metro_distance_m":`...)
-	b = appendNullInt(b, r.metroDistanceM)
+	b = appendNullInt(b, nullInt(c.i[8]))
 	b = append(b, `,"address_id":`...)
-	b = appendNullString(b, r.addressID)
-	b = append(b, `,"images":[`...)
-	for i := range r.iID {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"id":`...)
-		b = strconv.AppendInt(b, r.iID[i], 10)
-		b = append(b, `,"thumbnail_webp":`...)
-		b = rest.AppendString(b, r.iThumbWebp[i])
-		b = append(b, `,"thumbnail_jpeg":`...)
-		b = rest.AppendString(b, r.iThumbJpeg[i])
-		b = append(b, `,"medium_webp":`...)
-		b = rest.AppendString(b, r.iMediumWebp[i])
-		b = append(b, `,"medium_jpeg":`...)
-		b = rest.AppendString(b, r.iMediumJpeg[i])
-		b = append(b, `,"large_webp":`...)
-		b = rest.AppendString(b, r.iLargeWebp[i])
-		b = append(b, `,"large_jpeg":`...)
-		b = rest.AppendString(b, r.iLargeJpeg[i])
-		b = append(b, `,"status":`...)
-		b = rest.AppendString(b, r.iStatus[i])
-		b = append(b, `,"is_primary":`...)
-		b = strconv.AppendBool(b, r.iPrimary[i])
-		b = append(b, `,"sort_order":`...)
-		b = strconv.AppendInt(b, r.iSortOrder[i], 10)
-		b = append(b, '}')
+	b = appendNullString(b, nullText(c.t[2]))
+	return append(b, `,"images":[`...)
+}
+
+func appendImage(b []byte, r *pageRow) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, r.i[0].Int64, 10)
+	for k, name := range [...]string{`,"thumbnail_webp":`, `,"thumbnail_jpeg":`, `,"medium_webp":`, `,"medium_jpeg":`, `,"large_webp":`, `,"large_jpeg":`, `,"status":`} {
+		b = append(b, name...)
+		b = rest.AppendString(b, r.t[k].String)
 	}
+	b = append(b, `,"is_primary":`...)
+	b = strconv.AppendBool(b, r.b1.Bool)
+	b = append(b, `,"sort_order":`...)
+	b = strconv.AppendInt(b, r.i[1].Int64, 10)
+	return append(b, '}')
+}
+
+// closeImages ends the product's images and the product, and opens the participants.
+func closeImages(b []byte, c *pageRow) []byte {
 	b = append(b, `],"seller":`...)
-	b = appendUser(b, *r.sID, *r.sName, r.sAvatar, r.sCityID, *r.sRating, *r.sReviews, *r.sProducts, *r.sCreatedAt)
+	b = appendUser(b, c.i[9].Int64, c.t[3].String, nullText(c.t[4]), nullInt(c.i[10]), c.t[5].String, c.i[11].Int64, c.i[12].Int64, c.ts[3].Time)
 	b = append(b, `,"published_at":`...)
-	b = appendNullTime(b, r.publishedAt)
-	b = append(b, `},"participants":[`...)
-	for i := range r.uID {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendUser(b, *r.uID[i], *r.uName[i], r.uAvatar[i], r.uCityID[i], *r.uRating[i], *r.uReviews[i], *r.uProducts[i], r.uCreatedAt[i])
+	b = appendNullTime(b, nullTime(c.ts[2]))
+	return append(b, `},"participants":[`...)
+}
+
+// closeConversation writes the rest of the conversation after its last part.
+func closeConversation(b []byte, c *pageRow, inImages bool) []byte {
+	if inImages {
+		b = closeImages(b, c)
 	}
 	b = append(b, `],"last_message":`...)
-	if r.mID == nil {
+	if !c.i[13].Valid {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, `{"id":`...)
-		b = strconv.AppendInt(b, *r.mID, 10)
+		b = strconv.AppendInt(b, c.i[13].Int64, 10)
 		b = append(b, `,"conversation_id":`...)
-		b = strconv.AppendInt(b, *r.id, 10)
+		b = strconv.AppendInt(b, c.i[0].Int64, 10)
 		b = append(b, `,"sender_id":`...)
-		b = strconv.AppendInt(b, *r.mSenderID, 10)
+		b = strconv.AppendInt(b, c.i[14].Int64, 10)
 		b = append(b, `,"text":`...)
-		b = appendNullString(b, r.mText)
+		b = appendNullString(b, nullText(c.t[6]))
 		b = append(b, `,"image_url":`...)
-		b = appendNullString(b, r.mImageURL)
+		b = appendNullString(b, nullText(c.t[7]))
 		b = append(b, `,"is_read":`...)
-		b = strconv.AppendBool(b, *r.mRead)
+		b = strconv.AppendBool(b, c.b1.Bool)
 		b = append(b, `,"is_delivered":`...)
-		b = strconv.AppendBool(b, *r.mDelivered)
+		b = strconv.AppendBool(b, c.b2.Bool)
 		b = append(b, `,"created_at":`...)
-		b = appendTime(b, *r.mCreatedAt)
+		b = appendTime(b, c.ts[4].Time)
 		b = append(b, '}')
 	}
 	b = append(b, `,"unread_count":`...)
-	b = strconv.AppendInt(b, *r.unread, 10)
+	b = strconv.AppendInt(b, c.i[2].Int64, 10)
 	b = append(b, `,"created_at":`...)
-	b = appendTime(b, *r.createdAt)
+	b = appendTime(b, c.ts[0].Time)
 	b = append(b, `,"updated_at":`...)
-	b = appendTime(b, *r.updatedAt)
+	b = appendTime(b, c.ts[1].Time)
 	return append(b, '}')
+}
+
+// nullText, nullInt and nullTime are a nullable column's value, nil for NULL.
+func nullText(v pgtype.Text) *string {
+	if !v.Valid {
+		return nil
+	}
+	return &v.String
+}
+
+func nullInt(v pgtype.Int8) *int64 {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Int64
+}
+
+func nullTime(v pgtype.Timestamptz) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Time
 }
 
 func appendUser(b []byte, id int64, name string, avatar *string, cityID *int64, rating string, reviews, products int64, createdAt time.Time) []byte {
