@@ -93,13 +93,8 @@ func (w InboxWith) columns() []string { return inboxColumns[w] }
 
 // scanInbox runs q, which selects w.columns(), and returns its conversations with their parts.
 func scanInbox(q *gorm.DB, w InboxWith) ([]*Conversation, error) {
-	rows, err := q.Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []*Conversation
-	for rows.Next() {
+	err := eachRow(q, func(scan func(dest ...any) error) error {
 		c := new(Conversation)
 		targets := c.targets()
 		if w.Product {
@@ -110,13 +105,14 @@ func scanInbox(q *gorm.DB, w InboxWith) ([]*Conversation, error) {
 		if w.LastMessage {
 			targets = append(targets, m.targets()...)
 		}
-		if err := rows.Scan(targets...); err != nil {
-			return nil, err
+		if err := scan(targets...); err != nil {
+			return err
 		}
 		c.LastMessage = m.message()
 		out = append(out, c)
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // optionalMessage scans a message's columns from an outer join, NULL when there is none.
@@ -158,22 +154,33 @@ func scanRows[T any, PT interface {
 	*T
 	targets() []any
 }](q *gorm.DB, prefix func(*T) []any) ([]*T, error) {
-	rows, err := q.Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []*T
-	for rows.Next() {
+	err := eachRow(q, func(scan func(dest ...any) error) error {
 		v := new(T)
 		targets := PT(v).targets()
 		if prefix != nil {
 			targets = append(prefix(v), targets...)
 		}
-		if err := rows.Scan(targets...); err != nil {
-			return nil, err
+		if err := scan(targets...); err != nil {
+			return err
 		}
 		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+// eachRow runs q and calls row with each row's Scan, in order, until row fails.
+func eachRow(q *gorm.DB, row func(scan func(dest ...any) error) error) error {
+	rows, err := q.Rows()
+	if err != nil {
+		return err
 	}
-	return out, rows.Err()
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
