@@ -66,6 +66,7 @@ func Columns(model any) []string {
 var (
 	participantUserColumns = append([]string{"p.conversation_id"}, qualified("u", userColumns)...)
 	aliasedMessageColumns  = qualified("m", messageColumns)
+	sessionUserColumns     = qualified("u", userColumns)
 	// The inbox's rows: the conversation, then each part InboxWith asks for (inboxColumns[with]).
 	inboxColumns = map[InboxWith][]string{}
 )
@@ -177,8 +178,9 @@ func eachRow(q *gorm.DB, row func(scan func(dest ...any) error) error) error {
 		return err
 	}
 	defer rows.Close()
+	scan := rows.Scan // one method value for all the rows, not one allocated a row
 	for rows.Next() {
-		if err := row(rows.Scan); err != nil {
+		if err := row(scan); err != nil {
 			return err
 		}
 	}

@@ -406,11 +406,11 @@ func (s *Store) UserBySession(ctx context.Context, id string) (*User, error) {
 	if id == "" || len(id) > 256 {
 		return nil, ErrUnauthenticated
 	}
-	var users []*User
-	err := s.db.WithContext(ctx).Table("sessions AS s").Select("u.*").
+	// Every request's first statement: scanned without GORM's reflection, as the pages' rows are.
+	users, err := scanRows[User](s.db.WithContext(ctx).Table("sessions AS s").Select(sessionUserColumns).
 		Joins("JOIN users AS u ON u.id = s.user_id").
 		Where("s.id_hash = ? AND s.expires_at > ?", hashSessionID(id), s.now()).
-		Limit(1).Find(&users).Error
+		Limit(1), nil)
 	if err != nil {
 		return nil, dbError("resolve session", err)
 	}
