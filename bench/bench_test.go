@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/partizap/vendor-inbox/bench/floor"
 )
 
 func TestParseConcurrency(t *testing.T) {
@@ -632,6 +634,20 @@ func TestRatioText(t *testing.T) {
 	} {
 		if got := ratioText(tt.ratio, tt.goal); got != tt.want {
 			t.Errorf("ratioText(%g, %g) = %q, want %q", tt.ratio, tt.goal, got, tt.want)
+		}
+	}
+}
+
+// TestStatementNames: the plans table names each form of the floor's statement apart.
+func TestStatementNames(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		form floor.Form
+		want string
+	}{{floor.JSON, floorStatement}, {floor.Rows, floorRowsStatement}} {
+		sql, _ := floor.New(nil, nil, tt.form).FirstPage("session", 20)
+		if got := statementName(sql, 0); got != tt.want {
+			t.Errorf("form %d is named %q, want %q", tt.form, got, tt.want)
 		}
 	}
 }

@@ -125,7 +125,7 @@ func measurePlans(ctx context.Context, databaseURL, session string) ([]statement
 
 // statementNames name the service's statements by what only each one's SQL contains.
 var statementNames = []struct{ contains, name string }{
-	{`array_agg(i.id`, floorRowsStatement},
+	{`UNION ALL`, floorRowsStatement},
 	{`WITH viewer AS`, floorStatement},
 	{`FROM sessions`, "session"},
 	{`) AS page`, "inbox page, with products and last messages"},
