@@ -62,16 +62,6 @@ func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Con
 	if len(convs) == 0 {
 		return nil
 	}
-	if loaded.Product {
-		for _, c := range convs {
-			l.ProductByID.Prime(ctx, c.ProductID, c.Product)
-		}
-	}
-	if loaded.LastMessage {
-		for _, c := range convs {
-			l.LastMessageByConversationID.Prime(ctx, c.ID, c.LastMessage)
-		}
-	}
 	ids := make([]int64, len(convs))
 	productIDs := make([]int64, len(convs))
 	for i, c := range convs {
@@ -89,9 +79,17 @@ func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Con
 	}
 	var products []*models.Product
 	if f.Product || f.ProductImages || f.ProductSeller {
-		var err error
-		if products, err = l.ProductByID.Prefetch(ctx, productIDs); err != nil {
-			return err
+		if loaded.Product {
+			products = make([]*models.Product, len(convs))
+			for i, c := range convs {
+				products[i] = c.Product
+				l.ProductByID.Prime(ctx, c.ProductID, c.Product)
+			}
+		} else {
+			var err error
+			if products, err = l.ProductByID.Prefetch(ctx, productIDs); err != nil {
+				return err
+			}
 		}
 		for i, c := range convs {
 			if c.Product = products[i]; c.Product == nil {
@@ -101,12 +99,20 @@ func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Con
 	}
 	var messages []*models.Message
 	if f.LastMessage || f.MessageSender {
-		var err error
-		if messages, err = l.LastMessageByConversationID.Prefetch(ctx, ids); err != nil {
-			return err
-		}
-		for i, c := range convs {
-			c.LastMessage = messages[i]
+		if loaded.LastMessage {
+			messages = make([]*models.Message, len(convs))
+			for i, c := range convs {
+				messages[i] = c.LastMessage
+				l.LastMessageByConversationID.Prime(ctx, c.ID, c.LastMessage)
+			}
+		} else {
+			var err error
+			if messages, err = l.LastMessageByConversationID.Prefetch(ctx, ids); err != nil {
+				return err
+			}
+			for i, c := range convs {
+				c.LastMessage = messages[i]
+			}
 		}
 	}
 	if !f.MessageSender {
