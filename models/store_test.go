@@ -469,17 +469,14 @@ func TestInboxIsAnIndexRangeScan(t *testing.T) {
 		t.Fatalf("captured %d statements, want 10", len(statements))
 	}
 	for i, sql := range statements {
+		// Each InboxWith's statements: a page, then twice a page and its probe.
+		if page := i%5 != 2 && i%5 != 4; page && !strings.Contains(sql, " LIMIT 21") && !strings.Contains(sql, " LIMIT 101") {
+			t.Errorf("statement %s\nreads no page of 20 or 100 and one more", sql)
+		}
 		var plan string
 		if database.Dialect(f.db) == database.SQLite {
-			var steps []struct{ Detail string }
-			if err := f.db.Raw("EXPLAIN QUERY PLAN "+sql, vars[i]...).Scan(&steps).Error; err != nil {
-				t.Fatal(err)
-			}
-			for _, s := range steps {
-				plan += s.Detail + "\n"
-			}
-			if !strings.Contains(plan, "INDEX conversations_inbox_idx (seller_id=?") || strings.Contains(plan, "TEMP B-TREE") {
-				t.Errorf("statement %s\nis not a range scan of conversations_inbox_idx:\n%s", sql, plan)
+			if !sqliteReadsInboxInOrder(t, f.db, sql, vars[i]) {
+				t.Errorf("statement %s\nis not a range scan of conversations_inbox_idx", sql)
 			}
 			continue
 		}
@@ -490,6 +487,30 @@ func TestInboxIsAnIndexRangeScan(t *testing.T) {
 			t.Errorf("statement %s\nis not a range scan of conversations_inbox_idx:\n%s", sql, plan)
 		}
 	}
+}
+
+// sqliteReadsInboxInOrder is readsInboxInOrder for SQLite's EXPLAIN QUERY PLAN of sql: a
+// search of the inbox index, no sort, and no table scanned whole (but the page itself, as the
+// joins read it).
+func sqliteReadsInboxInOrder(t *testing.T, db *gorm.DB, sql string, vars []any) bool {
+	t.Helper()
+	var steps []struct{ Detail string }
+	if err := db.Raw("EXPLAIN QUERY PLAN "+sql, vars...).Scan(&steps).Error; err != nil {
+		t.Fatal(err)
+	}
+	var plan strings.Builder
+	inOrder, sorted, scans := false, false, false
+	for _, s := range steps {
+		plan.WriteString(s.Detail + "\n")
+		inOrder = inOrder || strings.Contains(s.Detail, "INDEX conversations_inbox_idx (seller_id=?")
+		sorted = sorted || strings.Contains(s.Detail, "TEMP B-TREE")
+		scans = scans || strings.HasPrefix(s.Detail, "SCAN ") && s.Detail != "SCAN page"
+	}
+	if !inOrder || sorted || scans {
+		t.Logf("plan:\n%s", plan.String())
+		return false
+	}
+	return true
 }
 
 // readsInboxInOrder says whether a plan (EXPLAIN's JSON) reads conversations by the inbox index
