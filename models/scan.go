@@ -67,54 +67,7 @@ var (
 	participantUserColumns = append([]string{"p.conversation_id"}, qualified("u", userColumns)...)
 	aliasedMessageColumns  = qualified("m", messageColumns)
 	sessionUserColumns     = qualified("u", userColumns)
-	// The inbox's rows: the conversation, then each part InboxWith asks for (inboxColumns[with]).
-	inboxColumns = map[InboxWith][]string{}
 )
-
-func init() {
-	for _, product := range []bool{false, true} {
-		for _, message := range []bool{false, true} {
-			with := InboxWith{Product: product, LastMessage: message}
-			columns := qualified("conversations", conversationColumns) // the page alone
-			if product || message {
-				columns = qualified("page", conversationColumns) // the page as a subquery
-			}
-			if product {
-				columns = append(columns, qualified("p", productColumns)...)
-			}
-			if message {
-				columns = append(columns, aliasedMessageColumns...)
-			}
-			inboxColumns[with] = columns
-		}
-	}
-}
-
-func (w InboxWith) columns() []string { return inboxColumns[w] }
-
-// scanInbox runs q, which selects w.columns(), and returns its conversations with their parts.
-func scanInbox(q *gorm.DB, w InboxWith) ([]*Conversation, error) {
-	var out []*Conversation
-	err := eachRow(q, func(scan func(dest ...any) error) error {
-		c := new(Conversation)
-		targets := c.targets()
-		if w.Product {
-			c.Product = new(Product)
-			targets = append(targets, c.Product.targets()...)
-		}
-		var m optionalMessage
-		if w.LastMessage {
-			targets = append(targets, m.targets()...)
-		}
-		if err := scan(targets...); err != nil {
-			return err
-		}
-		c.LastMessage = m.message()
-		out = append(out, c)
-		return nil
-	})
-	return out, err
-}
 
 // optionalMessage scans a message's columns from an outer join, NULL when there is none.
 type optionalMessage struct {

@@ -82,6 +82,12 @@ func (f InboxFilter) apply(q *gorm.DB) *gorm.DB {
 	return q
 }
 
+// conversations is a statement about conversations whose text is written by hand (Raw): the
+// table names it in traces.
+func (s *Store) conversations(ctx context.Context) *gorm.DB {
+	return s.db.WithContext(ctx).Table("conversations")
+}
+
 // withLimit is query (a statement's text) with a LIMIT of n written into it rather than bound:
 // a generic plan (see database.GenericPlans) is made without the values of the parameters, and
 // would take a bound LIMIT for a tenth of the rows. (A clause of GORM's would not do: the SQLite
@@ -116,6 +122,11 @@ type InboxWith struct {
 	// LastMessage sets Conversation.LastMessage, nil for a conversation with no message or one
 	// the viewer takes no part in (LastMessagesByConversationID's rule).
 	LastMessage bool
+	// Images sets Product.Images (ImagesByProductID's order); it implies Product.
+	Images bool
+	// Participants sets Conversation.Participants, empty for a conversation the viewer takes no
+	// part in (ParticipantsByConversationID's rule and order).
+	Participants bool
 }
 
 // VendorConversations returns a page of the conversations about products sold by viewerID,
@@ -130,6 +141,7 @@ func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args Pa
 		return Page[*Conversation]{}, err
 	}
 	backward := args.Last != nil
+	with.Product = with.Product || with.Images
 	limit := DefaultPageSize
 	switch {
 	case args.First != nil:
@@ -148,25 +160,20 @@ func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args Pa
 		}
 		return q
 	}
-	order, pageOrder := "conversations.updated_at DESC, conversations.id DESC", "page.updated_at DESC, page.id DESC"
+	order := "conversations.updated_at DESC, conversations.id DESC"
 	if backward {
-		order, pageOrder = "conversations.updated_at ASC, conversations.id ASC", "page.updated_at ASC, page.id ASC"
+		order = "conversations.updated_at ASC, conversations.id ASC"
 	}
-	// The page is read first, by the inbox index, and the joins then read its rows' parts: as a
-	// subquery, the page's plan is the index scan whatever the joins, and its LIMIT, a literal,
-	// tells a generic plan how few rows the joins see.
-	inOrder := inbox().Select(InboxWith{}.columns()).Order(order)
-	q := s.db.WithContext(ctx).Table("conversations").Raw(withLimit("?", limit+1), inOrder) // Table names it in traces
-	if with != (InboxWith{}) {
-		q = s.db.WithContext(ctx).Table("("+withLimit("?", limit+1)+") AS page", inOrder).Select(with.columns()).Order(pageOrder)
-		if with.Product {
-			q = q.Joins("JOIN products AS p ON p.id = page.product_id")
-		}
-		if with.LastMessage {
-			q = q.Joins("LEFT JOIN messages AS m ON m.id = ("+newestMessage("page.id")+") AND ?", takesPart("page.id", viewerID))
-		}
+	// The page is read first, by the inbox index; with parts, as the common table expression
+	// of the inbox's statement (models/inbox.go), whose branches then read them.
+	var rows []*Conversation
+	var err error
+	if st := inboxStatements[with]; st != nil {
+		rows, err = st.scan(st.query(s.conversations(ctx), inbox().Select(pageColumns(order)).Order(order), limit, viewerID))
+	} else {
+		inOrder := inbox().Select(qualified("conversations", conversationColumns)).Order(order)
+		rows, err = scanRows[Conversation](s.conversations(ctx).Raw(withLimit("?", limit+1), inOrder), nil)
 	}
-	rows, err := scanInbox(q, with)
 	if err != nil {
 		return Page[*Conversation]{}, dbError("list vendor conversations", err)
 	}

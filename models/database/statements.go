@@ -43,6 +43,7 @@ func (h *statementHooks) Initialize(db *gorm.DB) error {
 		cbs.Delete().After("*").Register(hooksName+":after", h.after(false)),
 		cbs.Row().After("*").Register(hooksName+":after", h.after(true)),
 		cbs.Raw().After("*").Register(hooksName+":after", h.after(false)),
+		cbs.Row().Replace("gorm:row", rowQuery), // see ScanNative
 	} {
 		if err != nil {
 			return fmt.Errorf("register statement hooks: %w", err)

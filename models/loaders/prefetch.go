@@ -37,10 +37,13 @@ var AllConversationFields = ConversationFields{
 // one data path of the inbox: GraphQL and REST both read it, then read the nested fields from
 // the loaders.
 func (l *Loaders) VendorInbox(ctx context.Context, args models.PageArgs, f ConversationFields) (models.Page[*models.Conversation], error) {
-	// The page's statement reads the products and the last messages with the conversations.
+	// The page's statement reads the conversations with their products, images, last messages
+	// and participants (who include the sellers and senders of a seller's inbox).
 	with := models.InboxWith{
-		Product:     f.Product || f.ProductImages || f.ProductSeller,
-		LastMessage: f.LastMessage || f.MessageSender,
+		Product:      f.Product || f.ProductImages || f.ProductSeller,
+		LastMessage:  f.LastMessage || f.MessageSender,
+		Images:       f.ProductImages,
+		Participants: f.Participants,
 	}
 	page, err := l.store.VendorConversations(ctx, l.viewerID, args, with)
 	if err != nil {
@@ -68,7 +71,15 @@ func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Con
 		ids[i], productIDs[i] = c.ID, c.ProductID
 	}
 	// Participants first: they prime UserByID, which usually covers sellers and senders too.
-	if f.Participants {
+	switch {
+	case f.Participants && loaded.Participants:
+		for _, c := range convs {
+			l.ParticipantsByConversationID.Prime(ctx, c.ID, c.Participants)
+			for _, u := range c.Participants {
+				l.UserByID.Prime(ctx, u.ID, u)
+			}
+		}
+	case f.Participants:
 		participants, err := l.ParticipantsByConversationID.Prefetch(ctx, ids)
 		if err != nil {
 			return err
@@ -118,7 +129,13 @@ func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Con
 	if !f.MessageSender {
 		messages = nil
 	}
-	if err := l.prefetch(ctx, products, ProductFields{Images: f.ProductImages, Seller: f.ProductSeller}, messages); err != nil {
+	if f.ProductImages && loaded.Images {
+		for _, p := range products {
+			l.ImagesByProductID.Prime(ctx, p.ID, p.Images)
+		}
+	}
+	images := f.ProductImages && !loaded.Images
+	if err := l.prefetch(ctx, products, ProductFields{Images: images, Seller: f.ProductSeller}, messages); err != nil {
 		return err
 	}
 	if f.UnreadCount {
