@@ -638,7 +638,8 @@ func TestRatioText(t *testing.T) {
 	}
 }
 
-// TestStatementNames: the plans table names each form of the floor's statement apart.
+// TestStatementNames: the plans table names each form of the floor's statement apart, and the
+// service's inbox statement (a UNION ALL too) apart from them.
 func TestStatementNames(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -649,5 +650,9 @@ func TestStatementNames(t *testing.T) {
 		if got := statementName(sql, 0); got != tt.want {
 			t.Errorf("form %d is named %q, want %q", tt.form, got, tt.want)
 		}
+	}
+	inbox := "WITH page AS (SELECT conversations.id FROM conversations LIMIT 21) SELECT page.n, 0 AS part FROM page WHERE 1 = 0 UNION ALL SELECT page.n, 1 FROM page ORDER BY n, part"
+	if got := statementName(inbox, 0); got != inboxStatement {
+		t.Errorf("the inbox's statement is named %q, want %q", got, inboxStatement)
 	}
 }

@@ -125,10 +125,10 @@ func measurePlans(ctx context.Context, databaseURL, session string) ([]statement
 
 // statementNames name the service's statements by what only each one's SQL contains.
 var statementNames = []struct{ contains, name string }{
+	{`WITH page AS (`, inboxStatement},
 	{`UNION ALL`, floorRowsStatement},
 	{`WITH viewer AS`, floorStatement},
 	{`FROM sessions`, "session"},
-	{`) AS page`, "inbox page, with products and last messages"},
 	{`conversation_participants AS p`, "participants"},
 	{`FROM "products"`, "products"},
 	{`ORDER BY l.created_at DESC`, "last messages"},
@@ -142,6 +142,7 @@ var statementNames = []struct{ contains, name string }{
 const (
 	floorStatement     = "the floor"
 	floorRowsStatement = "the floor, rows form"
+	inboxStatement     = "inbox page, with products, images, last messages and participants"
 )
 
 func statementName(sql string, i int) string {
