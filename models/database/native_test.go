@@ -73,20 +73,28 @@ func TestScanNative(t *testing.T) {
 }
 
 // TestScanNativeReadsLikeDatabaseSQL: numerics keep their scale ("0.00", as database/sql reads
-// them, not pgx's binary "0"), and a failing statement or scan is the caller's error.
+// them, not pgx's binary "0"), the other types come in binary, which pgx decodes fastest, and a
+// failing statement or scan is the caller's error.
 func TestScanNativeReadsLikeDatabaseSQL(t *testing.T) {
 	t.Parallel()
 	_, db := dbtest.NewOn(t, database.Postgres)
 	var rating, viaSQL string
-	if _, err := database.ScanNative(db.Raw("SELECT CAST(0 AS numeric(3, 2))"), func(rows pgx.Rows) error {
+	var formats []int16
+	if _, err := database.ScanNative(db.Raw("SELECT CAST(0 AS numeric(3, 2)), now(), CAST(1 AS bigint), 2, true, 'text'"), func(rows pgx.Rows) error {
+		for _, f := range rows.FieldDescriptions() {
+			formats = append(formats, f.Format)
+		}
 		for rows.Next() {
-			if err := rows.Scan(&rating); err != nil {
+			if err := rows.Scan(&rating, nil, nil, nil, nil, nil); err != nil {
 				return err
 			}
 		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+	if want := []int16{pgx.TextFormatCode, pgx.BinaryFormatCode, pgx.BinaryFormatCode, pgx.BinaryFormatCode, pgx.BinaryFormatCode, pgx.BinaryFormatCode}; !slices.Equal(formats, want) {
+		t.Errorf("formats of numeric, timestamptz, bigint, integer, boolean, text = %v, want %v", formats, want)
 	}
 	if err := db.Raw("SELECT CAST(0 AS numeric(3, 2))").Row().Scan(&viaSQL); err != nil {
 		t.Fatal(err)
