@@ -41,9 +41,9 @@ var nativeFormats = pgx.QueryResultFormatsByOID{
 	pgtype.TimestampOID:   pgx.BinaryFormatCode,
 }
 
-// ScanNative runs q, a statement whose text is built (Raw), and has scan read its rows through
-// pgx, when q's database is PostgreSQL outside a transaction. Otherwise it runs nothing and says
-// false, for the caller to read the rows through database/sql.
+// ScanNative runs q as Rows would and has scan read its rows through pgx, when q's database is
+// PostgreSQL outside a transaction; it says true then, with the statement's error or scan's.
+// Otherwise it runs nothing and says false, for the caller to read the rows through database/sql.
 func ScanNative(q *gorm.DB, scan func(pgx.Rows) error) (bool, error) {
 	if _, ok := q.Statement.ConnPool.(*sql.DB); !ok || Dialect(q) != Postgres {
 		return false, nil
