@@ -56,6 +56,8 @@ type config struct {
 	// tracerProvider, when set (by tests), traces in place of the one Tracing would make.
 	tracerProvider trace.TracerProvider
 
+	SessionCacheTTL time.Duration // SESSION_CACHE_TTL
+
 	LiveUpdates             bool          // LIVE_UPDATES
 	WSInitTimeout           time.Duration // WS_INIT_TIMEOUT
 	WSPingInterval          time.Duration // WS_PING_INTERVAL
@@ -103,6 +105,7 @@ var settings = []setting{
 	{"LIVE_UPDATES", "true", "serve subscriptions; on PostgreSQL every write records its change in the outbox table and each instance keeps one LISTEN and one notifier connection"},
 	{"WS_INIT_TIMEOUT", "10s", "how long a new WebSocket may take to send connection_init"},
 	{"WS_PING_INTERVAL", "25s", "how often the server pings each WebSocket; one silent for two intervals is closed"},
+	{"SESSION_CACHE_TTL", "5s", "how long an instance trusts a session it looked up without looking again (0: look up every request); a session that ends keeps working that long, as on a WebSocket until its next check"},
 	{"WS_SESSION_CHECK_INTERVAL", "30s", "how soon a session that ends (signed out, expired) closes its WebSockets"},
 	{"WS_MAX_SUBSCRIPTIONS", "20", "subscriptions at once on one WebSocket"},
 	{"WS_MAX_CONNECTIONS_PER_USER", "10", "WebSockets one user may hold open on one instance"},
@@ -233,6 +236,16 @@ func (e *environment) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// durationOrOff is duration where 0 also parses: it turns something off.
+func (e *environment) durationOrOff(name string) time.Duration {
+	v, _ := e.lookup(name)
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s must be a duration such as 5s, or 0 for none, not %q", name, v))
+	}
+	return d
+}
+
 // headers is a comma-separated list of HTTP header names.
 func (e *environment) headers(name string) []string {
 	var names []string
@@ -330,6 +343,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	cfg.WSInitTimeout = e.duration("WS_INIT_TIMEOUT", 0)
 	cfg.WSPingInterval = e.duration("WS_PING_INTERVAL", 0)
 	cfg.WSSessionCheckInterval = e.duration("WS_SESSION_CHECK_INTERVAL", 0)
+	cfg.SessionCacheTTL = e.durationOrOff("SESSION_CACHE_TTL")
 	cfg.WSMaxSubscriptions = e.positiveInt("WS_MAX_SUBSCRIPTIONS")
 	cfg.WSMaxConnectionsPerUser = e.positiveInt("WS_MAX_CONNECTIONS_PER_USER")
 	cfg.RequestTimeout = e.duration("REQUEST_TIMEOUT", 0)

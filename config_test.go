@@ -35,7 +35,7 @@ func TestLoadConfig(t *testing.T) {
 			MaxErrors: 100, CacheBytes: 32 << 20, MaxBodyBytes: 64 << 10, SendRateLimit: 30,
 			CORSAllowedHeaders: httpserver.BrowserClientHeaders, LogFormat: "text", LogLevel: slog.LevelInfo,
 			LiveUpdates: true, WSInitTimeout: 10 * time.Second, WSPingInterval: 25 * time.Second,
-			WSSessionCheckInterval: 30 * time.Second, WSMaxSubscriptions: 20, WSMaxConnectionsPerUser: 10,
+			SessionCacheTTL: 5 * time.Second, WSSessionCheckInterval: 30 * time.Second, WSMaxSubscriptions: 20, WSMaxConnectionsPerUser: 10,
 			RequestTimeout: 10 * time.Second, MaxConcurrentRequests: 4 * runtime.GOMAXPROCS(0), ShutdownGrace: 15 * time.Second, DBMaxOpenConns: 20,
 			DBTimeout: 2 * time.Second, DBStatementTimeout: 1500 * time.Millisecond}
 		change(&c)
@@ -81,6 +81,12 @@ func TestLoadConfig(t *testing.T) {
 		{"bad number", map[string]string{"GRAPHQL_MAX_DEPTH": "-1"}, config{}, `GRAPHQL_MAX_DEPTH must be a positive integer, not "-1"`},
 		{"bad computed default", map[string]string{"MAX_CONCURRENT_REQUESTS": "0"}, config{}, `MAX_CONCURRENT_REQUESTS must be a positive integer, not "0"`},
 		{"bad duration", map[string]string{"REQUEST_TIMEOUT": "10"}, config{}, `REQUEST_TIMEOUT must be a positive duration such as 5s, not "10"`},
+		{"sessions looked up every request", map[string]string{"DATABASE_URL": "sqlite:x.db", "SESSION_CACHE_TTL": "0", "CURSOR_SECRET": secret},
+			defaults(func(c *config) { c.DatabaseURL, c.SessionCacheTTL = "sqlite:x.db", 0 }), ""},
+		{"sessions kept a minute", map[string]string{"DATABASE_URL": "sqlite:x.db", "SESSION_CACHE_TTL": "1m", "CURSOR_SECRET": secret},
+			defaults(func(c *config) { c.DatabaseURL, c.SessionCacheTTL = "sqlite:x.db", time.Minute }), ""},
+		{"negative session cache ttl", map[string]string{"SESSION_CACHE_TTL": "-1s"}, config{}, `SESSION_CACHE_TTL must be a duration such as 5s, or 0 for none, not "-1s"`},
+		{"session cache ttl without a unit", map[string]string{"SESSION_CACHE_TTL": "5"}, config{}, `SESSION_CACHE_TTL must be a duration such as 5s, or 0 for none, not "5"`},
 		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, config{}, `LOG_FORMAT must be text or json, not "xml"`},
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, config{}, `LOG_LEVEL must be debug, info, warn or error, not "loud"`},
 		{"bad header name", map[string]string{"CORS_ALLOWED_HEADERS": "Content-Type, Bad Header"}, config{}, `CORS_ALLOWED_HEADERS: "Bad Header" is not a header name`},

@@ -98,6 +98,7 @@ func openApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error)
 		metrics:          prometheus.NewRegistry(),
 		logger:           slog.New(httpserver.RequestLogs{Handler: logger.Handler()}),
 	}
+	a.store.CacheSessions(cfg.SessionCacheTTL)
 	if cfg.LiveUpdates {
 		// PostgreSQL tells every instance of each write; SQLite has one process to tell.
 		if db.Dialector.Name() == "postgres" {

@@ -104,6 +104,11 @@ const testCursorSecret = "vendor-inbox-tests-cursor-secret-0123456789"
 func newTestApp(tb testing.TB, env map[string]string, logs io.Writer) *app {
 	tb.Helper()
 	env["CURSOR_SECRET"] = testCursorSecret
+	if _, set := env["SESSION_CACHE_TTL"]; !set {
+		// Every request looks its session up, so that the statements a test counts are a
+		// request's own, whatever ran before it; TestSessionsAreLookedUpOnceATTL turns it on.
+		env["SESSION_CACHE_TTL"] = "0"
+	}
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		tb.Fatal(err)
@@ -1285,6 +1290,49 @@ func TestRESTPaginatesToTheEnd(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSessionsAreLookedUpOnceATTL serves pages with SESSION_CACHE_TTL on: a session's first
+// request looks it up, the next ones within the ttl do not, through REST and GraphQL alike;
+// a session that ends keeps working for the ttl, and a session never seen costs its lookup.
+func TestSessionsAreLookedUpOnceATTL(t *testing.T) {
+	t.Parallel()
+	dsn, db := dbtest.New(t)
+	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 2, Conversations: 5, Messages: 2, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": dsn, "SESSION_CACHE_TTL": "1h"})
+	cookie, other := s.session(1), s.session(2)
+	for _, tt := range []struct {
+		name       string
+		request    func()
+		statements int
+	}{
+		{"the first REST page: the session, then the page", func() { s.restPage("limit=20", cookie) }, 2},
+		{"the next REST page: the page", func() { s.restPage("limit=20", cookie) }, 1},
+		{"a GraphQL page: the page", func() { s.page(cookie, map[string]any{"first": 20}) }, 1},
+		{"another vendor's first page: its session, then its page", func() { s.restPage("limit=20", other) }, 2},
+	} {
+		before := s.statements()
+		tt.request()
+		if got := s.statements() - before; got != tt.statements {
+			t.Errorf("%s: %d statements, want %d", tt.name, got, tt.statements)
+		}
+	}
+	// Ended in the database, the session still signs in on this instance until its ttl is out.
+	if err := db.Exec("DELETE FROM sessions").Error; err != nil {
+		t.Fatal(err)
+	}
+	if p := s.restPage("limit=2", cookie); len(p.Data) != 2 {
+		t.Fatalf("a remembered session's page after its deletion: %d conversations, want 2", len(p.Data))
+	}
+	for range 2 { // an unknown session is never remembered
+		before := s.statements()
+		if res, body := s.restCall("GET", "limit=2", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); res.StatusCode != http.StatusUnauthorized || s.statements()-before != 1 {
+			t.Fatalf("unknown session: %d %s in %d statements, want 401 in 1", res.StatusCode, body, s.statements()-before)
+		}
+	}
 }
 
 func TestOpenAPIIsServed(t *testing.T) {

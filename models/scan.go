@@ -66,7 +66,7 @@ func Columns(model any) []string {
 var (
 	participantUserColumns = append([]string{"p.conversation_id"}, qualified("u", userColumns)...)
 	aliasedMessageColumns  = qualified("m", messageColumns)
-	sessionUserColumns     = qualified("u", userColumns)
+	sessionUserColumns     = append([]string{"s.expires_at"}, qualified("u", userColumns)...) // and when it ends
 )
 
 // optionalMessage scans a message's columns from an outer join, NULL when there is none.

@@ -25,6 +25,7 @@ type Store struct {
 	db       *gorm.DB
 	now      func() time.Time
 	announce announcer
+	sessions *sessionCache // nil: every lookup is a statement
 }
 
 // NewStore returns a Store over db.
@@ -35,6 +36,15 @@ func NewStore(db *gorm.DB) *Store {
 // Announce makes the store announce every change its writes commit, as a says. Call it before
 // the store is used.
 func (s *Store) Announce(a Announcing) { s.announce.Announcing = a }
+
+// CacheSessions makes UserBySession remember each session it resolves for ttl (see
+// sessionCache for what that delays); 0 turns it off. Call it before the store is used.
+func (s *Store) CacheSessions(ttl time.Duration) {
+	s.sessions = nil
+	if ttl > 0 {
+		s.sessions = newSessionCache(ttl, maxCachedSessions)
+	}
+}
 
 // PageArgs selects a page of a list in Relay's terms: First items after After, or Last items
 // before Before. After and Before may be combined; First and Last may not.
@@ -405,21 +415,32 @@ func (s *Store) CreateSession(ctx context.Context, userID int64, ttl time.Durati
 }
 
 // UserBySession returns the user signed in with session id, or ErrUnauthenticated when the id
-// is unknown or its session has expired.
+// is unknown or its session has expired. With CacheSessions, a session resolved in the last ttl
+// is not looked up again.
 func (s *Store) UserBySession(ctx context.Context, id string) (*User, error) {
 	if id == "" || len(id) > 256 {
 		return nil, ErrUnauthenticated
 	}
+	hash, now := hashSessionID(id), s.now()
+	if s.sessions != nil {
+		if u, ok := s.sessions.get(hash, now); ok {
+			return u, nil
+		}
+	}
 	// Every request's first statement: scanned without GORM's reflection, as the pages' rows are.
+	var expiresAt time.Time
 	users, err := scanRows[User](s.db.WithContext(ctx).Table("sessions AS s").Select(sessionUserColumns).
 		Joins("JOIN users AS u ON u.id = s.user_id").
-		Where("s.id_hash = ? AND s.expires_at > ?", hashSessionID(id), s.now()).
-		Limit(1), nil)
+		Where("s.id_hash = ? AND s.expires_at > ?", hash, now).
+		Limit(1), func(*User) []any { return []any{&expiresAt} })
 	if err != nil {
 		return nil, dbError("resolve session", err)
 	}
 	if len(users) == 0 {
 		return nil, ErrUnauthenticated
+	}
+	if s.sessions != nil {
+		s.sessions.put(hash, users[0], now, expiresAt)
 	}
 	return users[0], nil
 }

@@ -348,6 +348,86 @@ func TestSessions(t *testing.T) {
 	}
 }
 
+// TestSessionCache resolves sessions through a store that remembers them (CacheSessions) and
+// one that does not: what each lookup costs in statements, and what a session ended in the
+// database does while it is remembered.
+func TestSessionCache(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		ttl  time.Duration
+		// statements of looking a session up three times; whether it still signs in after it
+		// was deleted and after it expired in the database
+		statements           int
+		deleted, expiredInDB bool
+	}{
+		{"off", 0, 3, false, false},
+		{"on", time.Hour, 1, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, store := newFixture(t)
+			store.CacheSessions(tt.ttl)
+			var statements int
+			if err := database.CountStatements(f.db, func() { statements++ }); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			u := f.user("Vendor")
+			lookUp := func(id string) (*models.User, error) {
+				t.Helper()
+				statements = 0
+				got, err := store.UserBySession(ctx, id)
+				return got, err
+			}
+			id, err := store.CreateSession(ctx, u.ID, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total := 0
+			for range 3 {
+				got, err := lookUp(id)
+				if err != nil || got.ID != u.ID || got.DisplayName != "Vendor" {
+					t.Fatalf("UserBySession = %+v, %v; want user %d «Vendor»", got, err, u.ID)
+				}
+				total += statements
+			}
+			if total != tt.statements {
+				t.Errorf("three lookups of a session: %d statements, want %d", total, tt.statements)
+			}
+			// An unknown id is never remembered: each lookup is a statement.
+			for range 2 {
+				if _, err := lookUp("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); err != models.ErrUnauthenticated || statements != 1 {
+					t.Fatalf("unknown session: %v in %d statements, want ErrUnauthenticated in 1", err, statements)
+				}
+			}
+
+			expired, err := store.CreateSession(ctx, u.ID, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := lookUp(expired); err != nil {
+				t.Fatal(err)
+			}
+			dbtest.ExpireSession(t, f.db, expired)
+			if _, err := lookUp(expired); (err == nil) != tt.expiredInDB {
+				t.Errorf("a session expired in the database after its lookup: error %v, want signed in %v", err, tt.expiredInDB)
+			}
+			if err := f.db.Where("id_hash = ?", hashOf(id)).Delete(&models.Session{}).Error; err != nil {
+				t.Fatal(err)
+			}
+			if _, err := lookUp(id); (err == nil) != tt.deleted {
+				t.Errorf("a session deleted after its lookup: error %v, want signed in %v", err, tt.deleted)
+			}
+		})
+	}
+}
+
+func hashOf(id string) []byte {
+	h := sha256.Sum256([]byte(id))
+	return h[:]
+}
+
 // TestVendorConversationsWith reads the parts InboxWith asks for with the page: each
 // conversation's own product and newest message (the later id of two sent at once), none for a
 // conversation without messages or one the viewer takes no part in, and nothing unasked.
@@ -626,7 +706,7 @@ func TestEveryStoreMethodIsUnavailableWhileTheDatabaseIsDown(t *testing.T) {
 		"UnreadConversationsCount": func() error { _, err := store.UnreadConversationsCount(ctx, 1); return err },
 		"SessionsAlive":            func() error { _, err := store.SessionsAlive(ctx, []string{"a-session-id"}); return err },
 	}
-	configuration := map[string]bool{"Announce": true} // not a query
+	configuration := map[string]bool{"Announce": true, "CacheSessions": true} // not queries
 	typ := reflect.TypeOf(store)
 	for i := range typ.NumMethod() {
 		if name := typ.Method(i).Name; calls[name] == nil && !configuration[name] {
