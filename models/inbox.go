@@ -17,16 +17,18 @@ import (
 // the page is read once, as a common table expression, and each kind of row is a branch of one
 // UNION ALL, so that a page and everything it shows cost one round trip:
 //
-//	WITH page AS (SELECT <conversation>, row_number() OVER (<order>) AS n
+//	WITH page AS (SELECT <conversation>, row_number() OVER (<order>) AS n,
+//	                     <the viewer takes part> AS viewer_takes_part
 //	              FROM conversations WHERE … ORDER BY <order> LIMIT k)
 //	SELECT page.n, 0 AS part, page.…, p.…, m.…, i.…, pp.…, u.…    -- the header: no row
 //	  FROM page, products AS p, messages AS m, … WHERE 1 = 0
 //	UNION ALL SELECT page.n, 1, page.…, p.…, m.…, NULL, …         -- the conversation, product, last message
-//	  FROM page CROSS JOIN products AS p LEFT JOIN messages AS m … WHERE p.id = page.product_id
+//	  FROM page CROSS JOIN products AS p LEFT JOIN messages AS m ON … AND page.viewer_takes_part
+//	  WHERE p.id = page.product_id
 //	UNION ALL SELECT page.n, 2, NULL, …, i.…, NULL, …             -- each image of its product
 //	  FROM page CROSS JOIN product_images AS i WHERE … AND page.n < k
 //	UNION ALL SELECT page.n, 3, NULL, …, pp.…, u.…                -- each participant
-//	  FROM page CROSS JOIN conversation_participants AS pp CROSS JOIN users AS u WHERE … AND <takes part> AND page.n < k
+//	  FROM page CROSS JOIN conversation_participants AS pp CROSS JOIN users AS u WHERE … AND page.viewer_takes_part AND page.n < k
 //	ORDER BY n, part, i_sort_order, i_id, pp_joined_at, u_id
 //
 // Every conversation's row comes first, then its parts in their order. The header names and
@@ -132,7 +134,7 @@ func newInboxStatement(w InboxWith) *inboxStatement {
 		st.conversations += " CROSS JOIN products AS p"
 	}
 	if w.LastMessage {
-		st.conversations += " LEFT JOIN messages AS m ON m.id = (" + newestMessage("page.id") + ") AND ?"
+		st.conversations += " LEFT JOIN messages AS m ON m.id = (" + newestMessage("page.id") + ") AND page.viewer_takes_part"
 	}
 	if w.Product {
 		// The seller's own product (the foreign key (product_id, seller_id) says so).
@@ -146,7 +148,7 @@ func newInboxStatement(w InboxWith) *inboxStatement {
 	if w.Participants {
 		st.participants = " UNION ALL SELECT " + st.selectList(inboxParticipantRow) +
 			" FROM page CROSS JOIN conversation_participants AS pp CROSS JOIN users AS u" +
-			" WHERE pp.conversation_id = page.id AND u.id = pp.user_id AND ? AND page.n < "
+			" WHERE pp.conversation_id = page.id AND u.id = pp.user_id AND page.viewer_takes_part AND page.n < "
 		st.order += ", pp_joined_at, u_id"
 	}
 	return st
@@ -166,16 +168,16 @@ func (st *inboxStatement) selectList(part int) string {
 	return strings.Join(items, ", ")
 }
 
-// query is the statement for a page of limit conversations of those page selects (its
-// pageColumns, in its order) for viewerID.
-func (st *inboxStatement) query(db *gorm.DB, page *gorm.DB, limit int, viewerID int64) *gorm.DB {
-	vars := []any{page}
-	if st.with.LastMessage {
-		// A message of a conversation the viewer takes part in (LastMessagesByConversationID's rule).
-		vars = append(vars, takesPart("page.id", viewerID))
-	}
-	if st.with.Participants {
-		vars = append(vars, takesPart("page.id", viewerID)) // ParticipantsByConversationID's rule
+// query is the statement for a page of limit conversations of inbox (the viewer's, filtered,
+// after the cursor) in order, for viewerID.
+func (st *inboxStatement) query(db *gorm.DB, inbox *gorm.DB, order string, limit int, viewerID int64) *gorm.DB {
+	var page *gorm.DB
+	if st.with.LastMessage || st.with.Participants {
+		// Messages and participants of conversations the viewer takes part in (the rule of
+		// LastMessagesByConversationID and ParticipantsByConversationID), probed once a page row.
+		page = inbox.Select(pageColumns(order)+", "+takesPartAs, takesPart("conversations.id", viewerID))
+	} else {
+		page = inbox.Select(pageColumns(order))
 	}
 	// Parts of the page's rows only, not of the one past it that says whether there are more.
 	k := strconv.Itoa(limit + 1)
@@ -186,8 +188,11 @@ func (st *inboxStatement) query(db *gorm.DB, page *gorm.DB, limit int, viewerID 
 	if st.with.Participants {
 		text += st.participants + k
 	}
-	return db.Raw(text+st.order, vars...)
+	return db.Raw(text+st.order, page.Order(order))
 }
+
+// takesPartAs names the page's column that says whether the viewer takes part in its row.
+const takesPartAs = "? AS viewer_takes_part"
 
 // pageColumns are what the page's common table expression selects, its order given.
 func pageColumns(order string) string {

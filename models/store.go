@@ -179,7 +179,7 @@ func (s *Store) VendorConversations(ctx context.Context, viewerID int64, args Pa
 	var rows []*Conversation
 	var err error
 	if st := inboxStatements[with]; st != nil {
-		rows, err = st.scan(st.query(s.conversations(ctx), inbox().Select(pageColumns(order)).Order(order), limit, viewerID))
+		rows, err = st.scan(st.query(s.conversations(ctx), inbox(), order, limit, viewerID))
 	} else {
 		inOrder := inbox().Select(qualified("conversations", conversationColumns)).Order(order)
 		rows, err = scanRows[Conversation](s.conversations(ctx).Raw(withLimit("?", limit+1), inOrder), nil)
