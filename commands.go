@@ -31,11 +31,15 @@ type command struct {
 	flags               func(fs *flag.FlagSet) // declares the command's flags, if it has any
 	run                 func(a *app, ctx context.Context, fs *flag.FlagSet, stdout io.Writer) error
 	noApp               bool // runs without configuration or database
+	// serves requests until stopped: the collector's serving defaults apply (applyGCDefaults).
+	// A bulk command keeps Go's own: under the serving soft limit the seed spent four times
+	// the CPU of its work collecting, and ran 40% longer (BENCHMARKS.md).
+	serves bool
 }
 
 // commands are the binary's commands; the first is the default.
 var commands = []command{
-	{name: "serve", summary: "start the HTTP server (the default): GraphQL, REST and the playground", run: (*app).serveCommand},
+	{name: "serve", summary: "start the HTTP server (the default): GraphQL, REST and the playground", run: (*app).serveCommand, serves: true},
 	{name: "migrate", summary: "apply pending database migrations", run: func(a *app, ctx context.Context, _ *flag.FlagSet, _ io.Writer) error { return a.migrate(ctx) }},
 	{name: "seed", args: "[flags]", summary: "fill an empty database with generated data; prints a JSON summary", flags: seedFlags, run: (*app).seedCommand},
 	{name: "session", args: "--user ID [--ttl D]", summary: "sign a user in and print the PARTIZAP_SESSION cookie value", flags: sessionFlags, run: (*app).sessionCommand},
@@ -65,16 +69,30 @@ func exitStatus(err error) int {
 	}
 }
 
+// commandName splits a command line into the command it names (the default when it names
+// none, help for -h and --help) and the rest.
+func commandName(args []string) (string, []string) {
+	switch {
+	case len(args) > 0 && !strings.HasPrefix(args[0], "-"):
+		return args[0], args[1:]
+	case len(args) > 0 && isHelp(args[0]):
+		return "help", args[1:]
+	}
+	return commands[0].name, args
+}
+
+// serves says whether the command line runs a command that serves requests.
+func serves(args []string) bool {
+	name, _ := commandName(args)
+	cmd, ok := findCommand(name)
+	return ok && cmd.serves
+}
+
 // run parses the command line and runs the command it names. help, -h and --help, alone or
 // after a command, print what it does and never run anything.
 // Logs go to logs, as LOG_FORMAT and LOG_LEVEL say.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, logs io.Writer) error {
-	name := commands[0].name
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	} else if len(args) > 0 && isHelp(args[0]) {
-		name, args = "help", args[1:]
-	}
+	name, args := commandName(args)
 	if name == "help" {
 		if len(args) > 0 {
 			name, args = args[0], []string{"--help"}

@@ -127,3 +127,27 @@ func TestExitStatuses(t *testing.T) {
 		t.Errorf("a bad setting: %v, exit status %d; want 1", err, exitStatus(err))
 	}
 }
+
+// TestOnlyServingTunesTheCollector: the collector's serving defaults (applyGCDefaults) are for
+// the command that serves requests; a bulk command such as seed keeps Go's own.
+func TestOnlyServingTunesTheCollector(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args   []string
+		serves bool
+	}{
+		{nil, true}, // serve is the default
+		{[]string{"serve"}, true},
+		{[]string{"seed", "--vendors", "2"}, false},
+		{[]string{"migrate"}, false},
+		{[]string{"session", "--user", "1"}, false},
+		{[]string{"version"}, false},
+		{[]string{"help", "serve"}, false},
+		{[]string{"--help"}, false},
+		{[]string{"no-such-command"}, false},
+	} {
+		if got := serves(tt.args); got != tt.serves {
+			t.Errorf("serves(%q) = %v, want %v", tt.args, got, tt.serves)
+		}
+	}
+}

@@ -112,8 +112,8 @@ var settings = []setting{
 	{"REQUEST_TIMEOUT", "10s", "deadline of every request"},
 	{"MAX_CONCURRENT_REQUESTS", "4 per core (GOMAXPROCS)", "GraphQL (over HTTP) and REST requests run at once; the others wait their turn within REQUEST_TIMEOUT, so memory follows the cores, not the clients"},
 	{"SHUTDOWN_GRACE", "15s", "how long in-flight requests may finish after SIGTERM"},
-	{"GOGC", strconv.Itoa(defaultGCPercent), "Go's garbage collector: collect when the heap has grown by this percent since the last collection (Go's own default: 100)"},
-	{"GOMEMLIMIT", strconv.Itoa(defaultMemoryLimit>>20) + "MiB", "Go's soft memory limit: nearing it, the collector runs sooner whatever GOGC says; set it to about 80% of the memory an instance may use, and raise it for many thousands of WebSockets"},
+	{"GOGC", strconv.Itoa(defaultGCPercent), "Go's garbage collector, while serving: collect when the heap has grown by this percent since the last collection (the other commands keep Go's own default, 100)"},
+	{"GOMEMLIMIT", strconv.Itoa(defaultMemoryLimit>>20) + "MiB", "Go's soft memory limit while serving (the other commands have none): nearing it, the collector runs sooner whatever GOGC says; set it to about 80% of the memory an instance may use, and raise it for many thousands of WebSockets"},
 	{"DB_MAX_OPEN_CONNS", "20", "connection pool size"},
 	{"DB_TIMEOUT", "2s", "the service's own bound on every statement and new connection"},
 	{"DB_STATEMENT_TIMEOUT", "3/4 of DB_TIMEOUT", "PostgreSQL's statement_timeout, below DB_TIMEOUT"},
@@ -131,8 +131,9 @@ const (
 	defaultMemoryLimit = 64 << 20 // bytes
 )
 
-// applyGCDefaults sets the collector's defaults, unless the environment set GOGC or
-// GOMEMLIMIT itself (the runtime has read those already).
+// applyGCDefaults sets the collector's serving defaults, unless the environment set GOGC or
+// GOMEMLIMIT itself (the runtime has read those already). Only serve applies them (see
+// command.serves).
 func applyGCDefaults(getenv func(string) string) {
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)

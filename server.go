@@ -32,7 +32,9 @@ import (
 )
 
 func main() {
-	applyGCDefaults(os.Getenv)
+	if serves(os.Args[1:]) {
+		applyGCDefaults(os.Getenv)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
