@@ -51,7 +51,7 @@ var serviceVariables = []string{
 	"MAX_BODY_BYTES", "CORS_ALLOWED_ORIGINS", "REQUEST_TIMEOUT", "SHUTDOWN_GRACE",
 	"DB_MAX_OPEN_CONNS", "DB_TIMEOUT", "DB_STATEMENT_TIMEOUT", "SEND_RATE_LIMIT", "LIVE_UPDATES",
 	"WS_INIT_TIMEOUT", "WS_PING_INTERVAL", "WS_SESSION_CHECK_INTERVAL", "WS_MAX_SUBSCRIPTIONS",
-	"WS_MAX_CONNECTIONS_PER_USER",
+	"WS_MAX_CONNECTIONS_PER_USER", "SESSION_CACHE_TTL",
 }
 
 // serviceEnv is this process's environment with set replacing or adding variables. The rest
@@ -72,7 +72,7 @@ func serviceEnv(set map[string]string) []string {
 }
 
 // fixedServiceEnv are the variables the bench sets itself for the server.
-var fixedServiceEnv = []string{"ADDR", "METRICS_ADDR", "DATABASE_URL", "DEMO", "CURSOR_SECRET", "SEND_RATE_LIMIT"}
+var fixedServiceEnv = []string{"ADDR", "METRICS_ADDR", "DATABASE_URL", "DEMO", "CURSOR_SECRET", "SEND_RATE_LIMIT", "SESSION_CACHE_TTL"}
 
 // inheritedServiceEnv lists the service's variables this run passed through from its own
 // environment: settings that make it differ from the defaults.
@@ -224,6 +224,8 @@ func startService(ctx context.Context, name, bin, dir, databaseURL string, set m
 		"METRICS_ADDR": metricsAddr,
 		// The send scenario measures what one sender's messages cost, not the limit on them.
 		"SEND_RATE_LIMIT": strconv.Itoa(benchSendRateLimit),
+		// A run's statements per request are its pages' own, not a session lookup every TTL.
+		"SESSION_CACHE_TTL": benchSessionCacheTTL,
 	}
 	for k, v := range set {
 		vars[k] = v
