@@ -283,6 +283,12 @@ type cpuUse struct {
 	LoadGen  float64
 }
 
+// plus is u and v together: two slices of one measurement.
+func (u cpuUse) plus(v cpuUse) cpuUse {
+	return cpuUse{Wall: u.Wall + v.Wall, Machine: u.Machine + v.Machine, Serving: u.Serving + v.Serving,
+		Postgres: u.Postgres + v.Postgres, LoadGen: u.LoadGen + v.LoadGen}
+}
+
 // cpuBetween is what each part used from a to b, with hz clock ticks a second. A PostgreSQL
 // process in both samples counts its difference; one only in b started after a and counts
 // whole; one only in a exited before b and its last part is not counted: the approximation is
@@ -356,16 +362,25 @@ func startCPU(hz float64, serving int, others func() (map[string]bool, error)) *
 	return m
 }
 
-// stop returns the CPU per request of the run, or why it has none.
-func (m *cpuMeter) stop(requests int64) (cpuPerRequest, error) {
+// stopUse returns the CPU the parts used since startCPU, or why it is not known.
+func (m *cpuMeter) stopUse() (cpuUse, error) {
 	if m.err != nil {
-		return noCPU(), m.err
+		return cpuUse{}, m.err
 	}
 	after, err := sampleCPU(m.serving, true, m.others)
 	if err != nil {
+		return cpuUse{}, err
+	}
+	return cpuBetween(m.before, after, m.hz), nil
+}
+
+// stop returns the CPU per request of the run, or why it has none.
+func (m *cpuMeter) stop(requests int64) (cpuPerRequest, error) {
+	u, err := m.stopUse()
+	if err != nil {
 		return noCPU(), err
 	}
-	return cpuBetween(m.before, after, m.hz).perRequest(requests), nil
+	return u.perRequest(requests), nil
 }
 
 // cpuMS formats milliseconds of CPU per request.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -271,59 +273,113 @@ type measurement struct {
 	CPU        cpuPerRequest
 }
 
-// measure runs every scenario at every concurrency: a warm-up, then the measured run, with the
-// service's statement counter and everyone's CPU time read around it and the serving process's
-// memory sampled.
+// measureSlices is how many slices each scenario's run at a concurrency is cut into, and
+// sliceWarmup the unmeasured load before each slice after the first. The scenarios take turns
+// slice by slice, so that the shared machine's drift over the minutes of a run (the floor
+// alone moved by 15% between runs of the same code) falls on the service and the floor alike
+// instead of on whichever ran when the machine was slow.
+const (
+	measureSlices = 4
+	sliceWarmup   = 250 * time.Millisecond
+)
+
+// measure runs every scenario at every concurrency for opts.Duration, in measureSlices slices
+// taken in turn with the other scenarios' at the same concurrency, and returns one
+// measurement per scenario and concurrency, in scenario order.
 func (b *bench) measure(ctx context.Context, scenarios []scenario, opts options, logf func(string, ...any)) ([]measurement, error) {
-	total := time.Duration(len(scenarios)*len(opts.Concurrency)) * (opts.Warmup + opts.Duration)
-	logf("measuring %d scenarios at concurrency %v: about %s", len(scenarios), opts.Concurrency, total.Round(time.Second))
-	var out []measurement
+	slice := opts.Duration / measureSlices
+	later := min(opts.Warmup, sliceWarmup)
+	total := time.Duration(len(scenarios)*len(opts.Concurrency)) * (opts.Warmup + (measureSlices-1)*later + opts.Duration)
+	logf("measuring %d scenarios at concurrency %v, in turns of %s: about %s", len(scenarios), opts.Concurrency, slice, total.Round(time.Second))
 	hz := clockTicks(ctx)
-	for _, s := range scenarios {
-		proc := b.server
-		if s.Floor {
-			proc = b.floor
-		}
-		for _, c := range opts.Concurrency {
-			if opts.Warmup > 0 {
-				runLoad(ctx, b.client, s.Target, c, opts.Warmup)
-			}
-			before := math.NaN()
-			if !s.Floor {
-				v, err := readCounter(ctx, b.client, b.metricsURL+"/metrics", statementsMetric)
-				if err != nil {
-					logf("%s: statements not counted: %v", s.Name, err)
-				} else {
-					before = v
+	// What a scenario's slices at one concurrency add up to.
+	type sum struct {
+		run        runResult
+		cpu        cpuUse
+		cpuErr     error
+		statements float64 // NaN when a slice's could not be counted
+		peakRSS    float64
+	}
+	results := make([][]sum, len(scenarios)) // by scenario, then concurrency
+	measured := make([][]measurement, len(scenarios))
+	for i := range results {
+		results[i] = make([]sum, len(opts.Concurrency))
+		measured[i] = make([]measurement, len(opts.Concurrency))
+	}
+	for ci, c := range opts.Concurrency {
+		for round := range measureSlices {
+			for si, s := range scenarios {
+				proc := b.server
+				if s.Floor {
+					proc = b.floor
+				}
+				warm := later
+				if round == 0 {
+					warm = opts.Warmup
+				}
+				if warm > 0 {
+					runLoad(ctx, b.client, s.Target, c, warm)
+				}
+				before := math.NaN()
+				if !s.Floor {
+					v, err := readCounter(ctx, b.client, b.metricsURL+"/metrics", statementsMetric)
+					if err != nil {
+						logf("%s: statements not counted: %v", s.Name, err)
+					} else {
+						before = v
+					}
+				}
+				stopRSS := sampleRSS(proc.pid())
+				cpu := startCPU(hz, proc.pid(), otherClientsOf(b.pg, b.application))
+				r := runLoad(ctx, b.client, s.Target, c, slice)
+				use, cpuErr := cpu.stopUse()
+				peak := stopRSS()
+				if err := ctx.Err(); err != nil {
+					return nil, fmt.Errorf("interrupted: %w", err)
+				}
+				select {
+				case <-proc.done:
+					return nil, fmt.Errorf("%s exited during %s\n%s", proc.name, s.Name, proc.logTail())
+				default:
+				}
+				acc := &results[si][ci]
+				acc.run.Completed += r.Completed
+				acc.run.Errors += r.Errors
+				acc.run.Elapsed += r.Elapsed
+				acc.run.Latencies = append(acc.run.Latencies, r.Latencies...)
+				acc.run.FirstError = cmp.Or(acc.run.FirstError, r.FirstError)
+				acc.cpu = acc.cpu.plus(use)
+				acc.cpuErr = cmp.Or(acc.cpuErr, cpuErr)
+				acc.peakRSS = max(acc.peakRSS, peak)
+				if !s.Floor {
+					after, err := readCounter(ctx, b.client, b.metricsURL+"/metrics", statementsMetric)
+					if err != nil {
+						after = math.NaN()
+					}
+					acc.statements += after - before
 				}
 			}
-			stopRSS := sampleRSS(proc.pid())
-			cpu := startCPU(hz, proc.pid(), otherClientsOf(b.pg, b.application))
-			r := runLoad(ctx, b.client, s.Target, c, opts.Duration)
-			perRequest, cpuErr := cpu.stop(r.Completed)
-			peak := stopRSS()
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("interrupted: %w", err)
-			}
-			select {
-			case <-proc.done:
-				return nil, fmt.Errorf("%s exited during %s\n%s", proc.name, s.Name, proc.logTail())
-			default:
+		}
+		for si, s := range scenarios {
+			acc := &results[si][ci]
+			slices.Sort(acc.run.Latencies)
+			r := acc.run
+			perRequest := noCPU()
+			if acc.cpuErr == nil {
+				perRequest = acc.cpu.perRequest(r.Completed)
+			} else {
+				logf("%s c=%d: CPU not measured: %v", s.Name, c, acc.cpuErr)
 			}
 			m := measurement{
 				Scenario: s.Name, Concurrency: c,
 				Completed: r.Completed, Errors: r.Errors, FirstError: r.FirstError,
 				RPS: r.RPS(), P50: r.Percentile(50), P95: r.Percentile(95), P99: r.Percentile(99),
-				Statements: 1, PeakRSSMiB: peak, CPU: perRequest,
-			}
-			if cpuErr != nil {
-				logf("%s c=%d: CPU not measured: %v", s.Name, c, cpuErr)
+				Statements: 1, PeakRSSMiB: acc.peakRSS, CPU: perRequest,
 			}
 			if !s.Floor {
-				after, err := readCounter(ctx, b.client, b.metricsURL+"/metrics", statementsMetric)
 				m.Statements = math.NaN()
-				if err == nil && r.Completed > 0 {
-					m.Statements = (after - before) / float64(r.Completed)
+				if r.Completed > 0 {
+					m.Statements = acc.statements / float64(r.Completed)
 				}
 			}
 			logf("%-11s c=%-3d %9.1f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %d  stmts/req %.2f  rss %.0f MiB  cpu ms/req %s+%s pg+%s load",
@@ -331,9 +387,10 @@ func (b *bench) measure(ctx context.Context, scenarios []scenario, opts options,
 			if m.Errors > 0 {
 				logf("%s c=%d: first error: %s", s.Name, c, m.FirstError)
 			}
-			out = append(out, m)
+			measured[si][ci] = m
 		}
 	}
+	out := slices.Concat(measured...)
 	if len(out) == 0 {
 		return nil, errors.New("nothing measured")
 	}
