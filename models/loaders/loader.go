@@ -10,18 +10,20 @@ import (
 
 // Loader is a dataloader that can also be filled ahead of time with a single batch.
 type Loader[K comparable, V any] struct {
-	*dataloader.Loader[K, V]
-	batch dataloader.BatchFunc[K, V]
-	cache *dataloader.InMemoryCache[K, V]
+	loader *dataloader.Loader[K, V]
+	batch  dataloader.BatchFunc[K, V]
+	cache  *dataloader.InMemoryCache[K, V]
 	// claim orders Prefetch's look-up-and-claim of missing keys, so that concurrent prefetches
 	// (sibling root fields run at once) load each key once: the later waits for the earlier.
 	claim sync.Mutex
+	// pending, when set, holds the request's deferred primes, applied before any use.
+	pending *pendingPrimes
 }
 
 func newLoader[K comparable, V any](batch dataloader.BatchFunc[K, V]) *Loader[K, V] {
 	cache := dataloader.NewCache[K, V]()
 	return &Loader[K, V]{
-		Loader: dataloader.NewBatchedLoader(batch,
+		loader: dataloader.NewBatchedLoader(batch,
 			dataloader.WithCache[K, V](cache),
 			dataloader.WithWait[K, V](batchWait)),
 		batch: batch,
@@ -29,15 +31,65 @@ func newLoader[K comparable, V any](batch dataloader.BatchFunc[K, V]) *Loader[K,
 	}
 }
 
+// Load asks for one key, batched with the other keys asked for within batchWait.
+func (l *Loader[K, V]) Load(ctx context.Context, key K) dataloader.Thunk[V] {
+	l.pending.apply()
+	return l.loader.Load(ctx, key)
+}
+
 // Get loads one key and waits for it.
 func (l *Loader[K, V]) Get(ctx context.Context, key K) (V, error) {
 	return l.Load(ctx, key)()
+}
+
+// Prime caches value for key, unless key is cached already: later loads of it cost nothing.
+func (l *Loader[K, V]) Prime(ctx context.Context, key K, value V) {
+	l.pending.apply()
+	l.loader.Prime(ctx, key, value)
+}
+
+// pendingPrimes holds the primes a page's rows bring for a request's loaders until one of the
+// loaders is next used (Load, Get, Prime, or Prefetch with keys), and applies them all then,
+// in order: a request that reads no loader again (a REST page) never pays for them, and one
+// that does finds everything primed as before.
+type pendingPrimes struct {
+	mu     sync.Mutex
+	primes []func()
+}
+
+// add defers prime; with no pendingPrimes, it primes at once.
+func (p *pendingPrimes) add(prime func()) {
+	if p == nil {
+		prime()
+		return
+	}
+	p.mu.Lock()
+	p.primes = append(p.primes, prime)
+	p.mu.Unlock()
+}
+
+// apply runs the deferred primes. A concurrent use waits for them to finish, so that it finds
+// them applied.
+func (p *pendingPrimes) apply() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, prime := range p.primes {
+		prime()
+	}
+	p.primes = nil
 }
 
 // Prefetch loads every key not already loaded or being loaded in one batch, now, and caches the
 // results; it returns the values of all keys in order. An empty or fully cached key set costs no
 // query. A key another Prefetch is loading is waited for, not loaded again.
 func (l *Loader[K, V]) Prefetch(ctx context.Context, keys []K) ([]V, error) {
+	if len(keys) == 0 {
+		return []V{}, nil
+	}
+	l.pending.apply()
 	type slot struct {
 		v   V
 		err error
@@ -76,7 +128,7 @@ func (l *Loader[K, V]) Prefetch(ctx context.Context, keys []K) ([]V, error) {
 	for i, k := range keys {
 		thunk, ok := l.cache.Get(ctx, k)
 		if !ok {
-			thunk = l.Load(ctx, k) // cleared meanwhile (nothing clears today)
+			thunk = l.loader.Load(ctx, k) // cleared meanwhile (nothing clears today)
 		}
 		v, err := thunk()
 		if err != nil {

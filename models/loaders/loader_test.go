@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -477,5 +478,31 @@ func TestConcurrentPrefetchesLoadEachKeyOnce(t *testing.T) {
 	}
 	if want := [][]int64{{1, 2}, {3}}; !slices.EqualFunc(calls, want, slices.Equal) {
 		t.Errorf("batches %v, want %v", calls, want)
+	}
+}
+
+// TestEveryLoaderAppliesThePendingPrimes: every loader of a request shares its queue of
+// deferred primes, so that whichever is used first applies them all (a loader without it
+// would miss what a page brought and read it again).
+func TestEveryLoaderAppliesThePendingPrimes(t *testing.T) {
+	l := New(nil, 1)
+	v := reflect.ValueOf(l).Elem()
+	loaders := 0
+	for i := range v.NumField() {
+		field := v.Field(i)
+		if field.Kind() != reflect.Pointer || field.IsNil() {
+			continue
+		}
+		pending := field.Elem().FieldByName("pending")
+		if !pending.IsValid() {
+			continue
+		}
+		loaders++
+		if pending.Pointer() != reflect.ValueOf(l.pending).Pointer() {
+			t.Errorf("Loaders.%s does not share the request's pending primes", v.Type().Field(i).Name)
+		}
+	}
+	if loaders != 10 {
+		t.Errorf("found %d loaders, want 10", loaders)
 	}
 }

@@ -4,7 +4,8 @@
 //
 // Batching by timer alone makes the number of statements depend on goroutine scheduling, so the
 // lists that fan out (a page of conversations) prefetch their nested data explicitly: one batch
-// per kind for the whole page, primed into the same loaders the field resolvers then read.
+// per kind for the whole page, set on the models' fields, which REST and GraphQL read, and
+// primed into the loaders for any later lookup of the same keys in the request.
 package loaders
 
 import (
@@ -21,6 +22,7 @@ import (
 type Loaders struct {
 	store    *models.Store
 	viewerID int64
+	pending  *pendingPrimes // what the pages read brought for the loaders below
 
 	UserByID                     *Loader[int64, *models.User]
 	ProductByID                  *Loader[int64, *models.Product]
@@ -141,6 +143,12 @@ func New(store *models.Store, viewerID int64) *Loaders {
 	})
 	l.MessageCountByThread = newLoader(counts(withViewer(store.CountMessages, viewerID),
 		func(c models.MessageCount) (int64, int) { return c.ConversationID, c.Count }))
+	// One queue of deferred primes for all of them (TestEveryLoaderAppliesThePendingPrimes).
+	l.pending = &pendingPrimes{}
+	l.UserByID.pending, l.ProductByID.pending, l.ImagesByProductID.pending = l.pending, l.pending, l.pending
+	l.ConversationByID.pending, l.ParticipantsByConversationID.pending = l.pending, l.pending
+	l.LastMessageByConversationID.pending, l.UnreadCountByConversationID.pending = l.pending, l.pending
+	l.MessageByID.pending, l.ThreadPages.pending, l.MessageCountByThread.pending = l.pending, l.pending, l.pending
 	return l
 }
 

@@ -60,7 +60,9 @@ func (l *Loaders) PrefetchConversations(ctx context.Context, convs []*models.Con
 }
 
 // prefetchConversations is PrefetchConversations for conversations that come with the parts
-// loaded says, which it primes the loaders with instead of loading them.
+// loaded says, which it primes the loaders with instead of loading them. Those primes wait
+// until a loader is next used (pendingPrimes): the page's fields are set on its models, which
+// is what REST and GraphQL read.
 func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Conversation, f ConversationFields, loaded models.InboxWith) error {
 	if len(convs) == 0 {
 		return nil
@@ -70,22 +72,23 @@ func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Con
 	for i, c := range convs {
 		ids[i], productIDs[i] = c.ID, c.ProductID
 	}
-	// Participants first: they prime UserByID, which usually covers sellers and senders too.
+	// Participants first: in a seller's inbox they are the sellers and the senders too.
+	var participants map[int64]*models.User
 	switch {
 	case f.Participants && loaded.Participants:
+		participants = make(map[int64]*models.User, 2*len(convs))
 		for _, c := range convs {
-			l.ParticipantsByConversationID.Prime(ctx, c.ID, c.Participants)
 			for _, u := range c.Participants {
-				l.UserByID.Prime(ctx, u.ID, u)
+				participants[u.ID] = u
 			}
 		}
 	case f.Participants:
-		participants, err := l.ParticipantsByConversationID.Prefetch(ctx, ids)
+		lists, err := l.ParticipantsByConversationID.Prefetch(ctx, ids)
 		if err != nil {
 			return err
 		}
 		for i, c := range convs {
-			c.Participants = participants[i]
+			c.Participants = lists[i]
 		}
 	}
 	var products []*models.Product
@@ -94,7 +97,6 @@ func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Con
 			products = make([]*models.Product, len(convs))
 			for i, c := range convs {
 				products[i] = c.Product
-				l.ProductByID.Prime(ctx, c.ProductID, c.Product)
 			}
 		} else {
 			var err error
@@ -114,7 +116,6 @@ func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Con
 			messages = make([]*models.Message, len(convs))
 			for i, c := range convs {
 				messages[i] = c.LastMessage
-				l.LastMessageByConversationID.Prime(ctx, c.ID, c.LastMessage)
 			}
 		} else {
 			var err error
@@ -126,28 +127,28 @@ func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Con
 			}
 		}
 	}
-	if !f.MessageSender {
-		messages = nil
-	}
-	if f.ProductImages && loaded.Images {
-		for _, p := range products {
-			l.ImagesByProductID.Prime(ctx, p.ID, p.Images)
-		}
-	}
-	images := f.ProductImages && !loaded.Images
-	if err := l.prefetch(ctx, products, ProductFields{Images: images, Seller: f.ProductSeller}, messages); err != nil {
-		return err
-	}
 	if f.UnreadCount {
 		// The seller's count is kept on the conversation (SellerUnreadCount, exact in every
-		// write's transaction): only the others' are counted.
-		var others []*models.Conversation
-		var otherIDs []int64
+		// write's transaction): only the others' are counted, below.
 		for _, c := range convs {
 			if c.SellerID == l.viewerID {
 				c.UnreadCount = c.SellerUnreadCount
-				l.UnreadCountByConversationID.Prime(ctx, c.ID, c.UnreadCount)
-			} else {
+			}
+		}
+	}
+	l.pending.add(func() { l.primeLoaded(ctx, convs, f, loaded) })
+	if !f.MessageSender {
+		messages = nil
+	}
+	images := f.ProductImages && !loaded.Images
+	if err := l.prefetch(ctx, products, ProductFields{Images: images, Seller: f.ProductSeller}, messages, participants); err != nil {
+		return err
+	}
+	if f.UnreadCount {
+		var others []*models.Conversation
+		var otherIDs []int64
+		for _, c := range convs {
+			if c.SellerID != l.viewerID {
 				others, otherIDs = append(others, c), append(otherIDs, c.ID)
 			}
 		}
@@ -160,6 +161,31 @@ func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Con
 		}
 	}
 	return l.prefetchThreads(ctx, ids, f.Threads)
+}
+
+// primeLoaded primes the loaders with what prefetchConversations set on convs from the parts
+// their statement brought (loaded), without applying the pending primes: it is one of them.
+func (l *Loaders) primeLoaded(ctx context.Context, convs []*models.Conversation, f ConversationFields, loaded models.InboxWith) {
+	for _, c := range convs {
+		if f.Participants && loaded.Participants {
+			l.ParticipantsByConversationID.loader.Prime(ctx, c.ID, c.Participants)
+			for _, u := range c.Participants {
+				l.UserByID.loader.Prime(ctx, u.ID, u)
+			}
+		}
+		if c.Product != nil && loaded.Product {
+			l.ProductByID.loader.Prime(ctx, c.ProductID, c.Product)
+			if f.ProductImages && loaded.Images {
+				l.ImagesByProductID.loader.Prime(ctx, c.ProductID, c.Product.Images)
+			}
+		}
+		if (f.LastMessage || f.MessageSender) && loaded.LastMessage {
+			l.LastMessageByConversationID.loader.Prime(ctx, c.ID, c.LastMessage)
+		}
+		if f.UnreadCount && c.SellerID == l.viewerID {
+			l.UnreadCountByConversationID.loader.Prime(ctx, c.ID, c.UnreadCount)
+		}
+	}
 }
 
 // prefetchThreads loads the pages of messages threads ask for, of every conversation of ids,
@@ -199,28 +225,28 @@ type ProductFields struct{ Images, Seller bool }
 
 // PrefetchProducts is PrefetchConversations for products, nil ones skipped.
 func (l *Loaders) PrefetchProducts(ctx context.Context, products []*models.Product, f ProductFields) error {
-	return l.prefetch(ctx, products, f, nil)
+	return l.prefetch(ctx, products, f, nil, nil)
 }
 
 // PrefetchSenders sets the senders of messages, nil ones skipped.
 func (l *Loaders) PrefetchSenders(ctx context.Context, messages []*models.Message) error {
-	return l.prefetch(ctx, nil, ProductFields{}, messages)
+	return l.prefetch(ctx, nil, ProductFields{}, messages, nil)
 }
 
 // prefetch sets the images and sellers of products as f asks, and the senders of messages,
-// sellers and senders in one query.
-func (l *Loaders) prefetch(ctx context.Context, products []*models.Product, f ProductFields, senders []*models.Message) error {
+// sellers and senders in one query, but for those of known (users already read, by id).
+func (l *Loaders) prefetch(ctx context.Context, products []*models.Product, f ProductFields, senders []*models.Message, known map[int64]*models.User) error {
 	var productIDs, userIDs []int64
 	for _, p := range products {
 		if p != nil {
 			productIDs = append(productIDs, p.ID)
-			if f.Seller {
+			if f.Seller && known[p.SellerID] == nil {
 				userIDs = append(userIDs, p.SellerID)
 			}
 		}
 	}
 	for _, m := range senders {
-		if m != nil {
+		if m != nil && known[m.SenderID] == nil {
 			userIDs = append(userIDs, m.SenderID)
 		}
 	}
@@ -236,14 +262,20 @@ func (l *Loaders) prefetch(ctx context.Context, products []*models.Product, f Pr
 			}
 		}
 	}
-	users, err := l.UserByID.Prefetch(ctx, userIDs)
-	if err != nil {
-		return err
-	}
-	byID := make(map[int64]*models.User, len(users))
-	for _, u := range users {
-		if u != nil {
-			byID[u.ID] = u
+	byID := known
+	if len(userIDs) > 0 {
+		users, err := l.UserByID.Prefetch(ctx, userIDs)
+		if err != nil {
+			return err
+		}
+		byID = make(map[int64]*models.User, len(users)+len(known))
+		for id, u := range known {
+			byID[id] = u
+		}
+		for _, u := range users {
+			if u != nil {
+				byID[u.ID] = u
+			}
 		}
 	}
 	for _, p := range products {
