@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -75,12 +76,23 @@ type testServer struct {
 
 func newTestServer(t *testing.T, opts seed.Options) *testServer {
 	t.Helper()
+	return newTestServerWith(t, opts, nil)
+}
+
+// newTestServerWith is newTestServer configured by env on top of the defaults.
+func newTestServerWith(t *testing.T, opts seed.Options, env map[string]string) *testServer {
+	t.Helper()
 	dsn, db := dbtest.New(t)
 	summary, err := seed.Seed(context.Background(), db, opts)
 	if err != nil {
 		t.Fatalf("seed: %v", err)
 	}
-	return startTestServer(t, db, summary, map[string]string{"DATABASE_URL": dsn})
+	env = maps.Clone(env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["DATABASE_URL"] = dsn
+	return startTestServer(t, db, summary, env)
 }
 
 // startTestServer serves the real handler over db, configured by env on top of the defaults.
@@ -1297,12 +1309,7 @@ func TestRESTPaginatesToTheEnd(t *testing.T) {
 // a session that ends keeps working for the ttl, and a session never seen costs its lookup.
 func TestSessionsAreLookedUpOnceATTL(t *testing.T) {
 	t.Parallel()
-	dsn, db := dbtest.New(t)
-	summary, err := seed.Seed(context.Background(), db, seed.Options{Vendors: 2, Conversations: 5, Messages: 2, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startTestServer(t, db, summary, map[string]string{"DATABASE_URL": dsn, "SESSION_CACHE_TTL": "1h"})
+	s := newTestServerWith(t, seed.Options{Vendors: 2, Conversations: 5, Messages: 2, Seed: 1}, map[string]string{"SESSION_CACHE_TTL": "1h"})
 	cookie, other := s.session(1), s.session(2)
 	for _, tt := range []struct {
 		name       string
@@ -1321,7 +1328,7 @@ func TestSessionsAreLookedUpOnceATTL(t *testing.T) {
 		}
 	}
 	// Ended in the database, the session still signs in on this instance until its ttl is out.
-	if err := db.Exec("DELETE FROM sessions").Error; err != nil {
+	if err := s.db.Exec("DELETE FROM sessions").Error; err != nil {
 		t.Fatal(err)
 	}
 	if p := s.restPage("limit=2", cookie); len(p.Data) != 2 {
