@@ -427,7 +427,8 @@ func (s *Store) UserBySession(ctx context.Context, id string) (*User, error) {
 			return u, nil
 		}
 	}
-	// Every request's first statement: scanned without GORM's reflection, as the pages' rows are.
+	// A request's first statement, unless remembered: scanned without GORM's reflection, as the
+	// pages' rows are.
 	var expiresAt time.Time
 	users, err := scanRows[User](s.db.WithContext(ctx).Table("sessions AS s").Select(sessionUserColumns).
 		Joins("JOIN users AS u ON u.id = s.user_id").
