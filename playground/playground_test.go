@@ -736,13 +736,20 @@ func startServer(t *testing.T, env map[string]string) *server {
 	listening := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		base := ""
 		for sc.Scan() {
 			line := sc.Text()
 			s.mu.Lock()
 			s.out.WriteString(line + "\n")
 			s.mu.Unlock()
-			if base, ok := strings.CutPrefix(line, "Partizap vendor inbox listening on "); ok {
+			if b, ok := strings.CutPrefix(line, "Partizap vendor inbox listening on "); ok {
+				base = b
+			}
+			// The banner's line on signing in comes in every banner, after the address: once
+			// it is read, the tests that look for it find it in the output.
+			if base != "" && (strings.HasPrefix(line, "  sign in:") || strings.HasPrefix(line, "  sessions:")) {
 				listening <- base
+				base = ""
 			}
 		}
 		_ = cmd.Wait()
