@@ -20,6 +20,7 @@ type sessionCache struct {
 
 	mu      sync.Mutex
 	entries map[string]cachedSession // by the session id's hash
+	swept   time.Time                // when put last dropped the lapsed entries
 }
 
 type cachedSession struct {
@@ -52,7 +53,9 @@ func (c *sessionCache) get(hash []byte, now time.Time) (*User, bool) {
 }
 
 // put remembers u as the user of the session with hash, resolved at now and expiring at
-// expiresAt. A full cache first drops what has lapsed, then whatever it must.
+// expiresAt. A full cache drops what has lapsed (a pass over every entry, at most once a ttl,
+// since nothing outlives one: a full cache of live sessions would otherwise pay it on every
+// new session), then whatever it must.
 func (c *sessionCache) put(hash []byte, u *User, now, expiresAt time.Time) {
 	until := now.Add(c.ttl)
 	if expiresAt.Before(until) {
@@ -61,10 +64,13 @@ func (c *sessionCache) put(hash []byte, u *User, now, expiresAt time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.entries[string(hash)]; !ok && len(c.entries) >= c.max {
-		for k, e := range c.entries {
-			if !now.Before(e.until) {
-				delete(c.entries, k)
+		if now.Sub(c.swept) >= c.ttl {
+			for k, e := range c.entries {
+				if !now.Before(e.until) {
+					delete(c.entries, k)
+				}
 			}
+			c.swept = now
 		}
 		for k := range c.entries { // map order: an arbitrary victim
 			if len(c.entries) < c.max {

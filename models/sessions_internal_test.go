@@ -89,3 +89,28 @@ func TestSessionCacheStaysWithinItsBound(t *testing.T) {
 		t.Fatalf("after putting a again: b found %v, %d entries; want true, 2", ok, len(c.entries))
 	}
 }
+
+// TestSessionCacheSweepsAtMostOnceATTL: a full cache drops its lapsed entries in one pass over
+// all of them, and makes that pass at most once a ttl; in between, a new session evicts one.
+func TestSessionCacheSweepsAtMostOnceATTL(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	const max = 4
+	c := newSessionCache(time.Minute, max)
+	for i := range max { // sessions that expire in a second
+		c.put(hashSessionID(fmt.Sprint("short ", i)), &User{ID: int64(i)}, t0, t0.Add(time.Second))
+	}
+	c.put(hashSessionID("full at t0"), &User{ID: 10}, t0, t0.Add(time.Hour)) // sweeps: nothing lapsed
+	for _, tt := range []struct {
+		at   time.Duration
+		want int // entries after one more put
+	}{
+		{2 * time.Second, max}, // lapsed entries, but the last pass was a second ago: one evicted
+		{61 * time.Second, 2},  // a ttl since the last pass: all lapsed go, the one of 2s stays
+	} {
+		now := t0.Add(tt.at)
+		c.put(hashSessionID(fmt.Sprint("new at ", tt.at)), &User{ID: 20}, now, now.Add(time.Hour))
+		if n := len(c.entries); n != tt.want {
+			t.Fatalf("a put at t0+%s into a full cache left %d entries, want %d", tt.at, n, tt.want)
+		}
+	}
+}

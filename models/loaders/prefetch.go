@@ -76,10 +76,12 @@ func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Con
 	var participants map[int64]*models.User
 	switch {
 	case f.Participants && loaded.Participants:
-		participants = make(map[int64]*models.User, 2*len(convs))
-		for _, c := range convs {
-			for _, u := range c.Participants {
-				participants[u.ID] = u
+		if f.ProductSeller || f.MessageSender {
+			participants = make(map[int64]*models.User, 2*len(convs))
+			for _, c := range convs {
+				for _, u := range c.Participants {
+					participants[u.ID] = u
+				}
 			}
 		}
 	case f.Participants:
@@ -129,7 +131,8 @@ func (l *Loaders) prefetchConversations(ctx context.Context, convs []*models.Con
 	}
 	if f.UnreadCount {
 		// The seller's count is kept on the conversation (SellerUnreadCount, exact in every
-		// write's transaction): only the others' are counted, below.
+		// write's transaction): only the others' are counted, below. Set before the primes
+		// are queued: a lookup of a seller outside the participants applies them.
 		for _, c := range convs {
 			if c.SellerID == l.viewerID {
 				c.UnreadCount = c.SellerUnreadCount
